@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# lib.sh: shared helpers for the shell tests.  Source it with
+#   . "$(dirname "$0")/../lib.sh"      (from a tests/SUBDIR/ script)
+# The meson test environment sets NBDX (the server binary), SRCDIR and
+# BUILDDIR.  Every test runs in its own scratch directory, $tmp, which is
+# removed at exit along with any server started by start_server.
+
+set -eu
+export PATH="/usr/bin:/usr/sbin:/bin:/sbin:$PATH" # distro python for nbdsh
+: "${NBDX:?run this test through meson test}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/nbdx-test.XXXXXX")
+sock="$tmp/sock"
+uri="nbd+unix:///?socket=$sock"
+_pids=""
+_cleanups=""
+
+_on_exit() {
+    local rc=$? p
+    set +e
+    for c in $_cleanups; do "$c"; done
+    for p in $_pids; do
+        kill "$p" 2>/dev/null
+    done
+    for p in $_pids; do
+        # Give the server 5 s to exit cleanly, then kill it.
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+    done
+    rm -rf "$tmp"
+    exit $rc
+}
+trap _on_exit EXIT
+trap 'exit 1' INT TERM
+
+# Run a function at exit (before servers are killed).
+cleanup_fn() { _cleanups="$_cleanups $1"; }
+
+# Skip (exit 77) unless every named program is installed.
+requires() {
+    local p
+    for p in "$@"; do
+        command -v "$p" >/dev/null 2>&1 || { echo "SKIP: $p not installed"; exit 77; }
+    done
+}
+
+# start_server [NBDX ARGS...]: run nbdx in the foreground with a pidfile,
+# wait until it is ready, and remember its pid in $pid.  Pass -U "$sock"
+# (or -p PORT) yourself.  Server stderr goes to $tmp/server.log.
+start_server() {
+    local pidfile="$tmp/server.pid.$RANDOM"
+    "$NBDX" -f -P "$pidfile" "$@" 2>>"$tmp/server.log" &
+    local bg=$!
+    _pids="$_pids $bg"
+    for _ in $(seq 100); do
+        if [ -s "$pidfile" ]; then
+            pid=$(cat "$pidfile")
+            return 0
+        fi
+        kill -0 "$bg" 2>/dev/null || { cat "$tmp/server.log" >&2; echo "server died" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "server did not start in 10 s" >&2
+    cat "$tmp/server.log" >&2
+    return 1
+}
+
+# Stop the server started last and wait for it.
+stop_server() {
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+# nbdsh with the socket of start_server: nbdsh_u -c 'PYTHON'
+nbdsh_u() { nbdsh -u "$uri" "$@"; }
+
+# Assert that a command fails.
+fails() { if "$@"; then echo "expected failure: $*" >&2; return 1; fi; }
