@@ -163,7 +163,9 @@ struct connection {
     bool structured_replies;
     bool extended_headers;
     bool meta_context_base_allocation; /* context id: see protocol.c */
-    char *exportname;                  /* owned; "" for the default */
+    char *exportname; /* owned; "" for the default.  Set by the handshake
+                         before backend_open so nbdkit_export_name works
+                         inside .open */
     uint16_t eflags;                   /* transmission flags sent */
     uint64_t exportsize;
     uint32_t block_minimum, block_preferred, block_maximum;
@@ -369,6 +371,8 @@ int backend_cache(struct context *c, uint32_t count, uint64_t offset,
 void interns_free(struct interns *interns); /* NULL ok */
 void interns_free_global(void);             /* at unload */
 struct nbdkit_exports *exports_new(void);   /* same as nbdkit_exports_new */
+/* True if the layer called nbdkit_use_default_export on this list. */
+bool exports_get_use_default(const struct nbdkit_exports *exports);
 /* Extents collected for [start, end) are clipped to that range. */
 uint64_t extents_start(const struct nbdkit_extents *exts);
 uint64_t extents_end(const struct nbdkit_extents *exts);
