@@ -145,6 +145,9 @@ struct connection {
                            nbdkit_nanosleep in this connection wakes */
 
     int sockin, sockout; /* the same fd except in -s mode */
+    bool sockout_is_socket; /* else a pipe: write(2), not send(2) */
+    uint64_t deadline_ms;   /* CLOCK_MONOTONIC; reads fail with ETIMEDOUT
+                               after it.  0 = none.  Set for the handshake */
     /* Socket I/O.  recv reads exactly len bytes: 0 on success, -1 on
      * error or EOF (errno 0 for a clean EOF at a message boundary).
      * send writes all of buf: 0 or -1.  The TLS layer replaces these.
@@ -179,6 +182,8 @@ struct connection {
 
 /* Serve one client until it goes away.  Takes ownership of the fds. */
 void handle_single_connection(int sockin, int sockout);
+/* Wait until every connection thread has finished (after quit). */
+void connections_wait_all(void);
 /* Status changes; conn_set_status only ever lowers the status. */
 enum conn_status conn_get_status(struct connection *conn);
 void conn_set_status(struct connection *conn, enum conn_status status);
@@ -193,8 +198,6 @@ void lock_connection(void); /* SERIALIZE_CONNECTIONS */
 void unlock_connection(void);
 void lock_request(struct connection *conn); /* around every data call */
 void unlock_request(struct connection *conn);
-void lock_unload(void); /* excludes in-flight requests */
-void unlock_unload(void);
 
 /* ---- protocol-handshake*.c ---- */
 /* Negotiate with a new client (newstyle, or oldstyle with -o).  On
@@ -305,6 +308,7 @@ struct context {
     struct context *c_next;  /* the layer below, or NULL */
     struct connection *conn; /* NULL for contexts opened outside one */
     unsigned state;          /* HANDLE_* bits */
+    bool readonly, is_tls;   /* as passed to backend_open */
     /* Cached answers; -1 = not asked yet.  Written once per context. */
     int64_t exportsize;
     int can_write, can_flush, is_rotational, can_trim, can_zero;
