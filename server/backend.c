@@ -88,8 +88,8 @@ backend_open(struct backend *b, int readonly, const char *exportname,
     c->can_zero = c->can_fast_zero = c->can_fua = c->can_multi_conn = -1;
     c->can_extents = c->can_cache = -1;
 
-    controlpath_debug("%s: open readonly=%d exportname=\"%s\" tls=%d",
-                      b->name, readonly, exportname, is_tls);
+    controlpath_debug("%s: open readonly=%d exportname=\"%s\" tls=%d", b->name,
+                      readonly, exportname, is_tls);
     c->handle = b->open(c, readonly, exportname, is_tls);
     if (c->handle == NULL) {
         backend_close(c->c_next);
@@ -156,8 +156,8 @@ int
 backend_list_exports(struct backend *b, int readonly, int is_tls,
                      struct nbdkit_exports *exports)
 {
-    controlpath_debug("%s: list_exports readonly=%d tls=%d", b->name,
-                      readonly, is_tls);
+    controlpath_debug("%s: list_exports readonly=%d tls=%d", b->name, readonly,
+                      is_tls);
     return b->list_exports(b, readonly, is_tls, exports);
 }
 
@@ -182,7 +182,7 @@ backend_default_export(struct backend *b, int readonly, int is_tls)
 #define ASSERT_READY(c)                                                        \
     do {                                                                       \
         assert((c)->magic == CONTEXT_MAGIC);                                   \
-        assert((c)->state & HANDLE_CONNECTED);                                 \
+        assert((c)->state &HANDLE_CONNECTED);                                  \
     } while (0)
 
 int64_t
@@ -360,8 +360,7 @@ backend_pwrite(struct context *c, const void *buf, uint32_t count,
     assert(range_ok(c, count, offset));
     assert(!(flags & ~NBDKIT_FLAG_FUA));
     assert(!(flags & NBDKIT_FLAG_FUA) || c->can_fua > NBDKIT_FUA_NONE);
-    datapath_debug("%s: pwrite count=%" PRIu32 " offset=%" PRIu64
-                   " fua=%d",
+    datapath_debug("%s: pwrite count=%" PRIu32 " offset=%" PRIu64 " fua=%d",
                    c->b->name, count, offset, !!(flags & NBDKIT_FLAG_FUA));
     *err = 0;
     if (count == 0)
@@ -381,8 +380,8 @@ backend_flush(struct context *c, uint32_t flags, int *err)
 }
 
 int
-backend_trim(struct context *c, uint32_t count, uint64_t offset,
-             uint32_t flags, int *err)
+backend_trim(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+             int *err)
 {
     ASSERT_READY(c);
     assert(c->can_write == 1 && c->can_trim == 1);
@@ -398,8 +397,8 @@ backend_trim(struct context *c, uint32_t count, uint64_t offset,
 }
 
 int
-backend_zero(struct context *c, uint32_t count, uint64_t offset,
-             uint32_t flags, int *err)
+backend_zero(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+             int *err)
 {
     const uint32_t ok_flags =
         NBDKIT_FLAG_MAY_TRIM | NBDKIT_FLAG_FUA | NBDKIT_FLAG_FAST_ZERO;
@@ -413,8 +412,7 @@ backend_zero(struct context *c, uint32_t count, uint64_t offset,
     assert(!(flags & NBDKIT_FLAG_FAST_ZERO) || c->can_fast_zero == 1);
     datapath_debug("%s: zero count=%" PRIu32 " offset=%" PRIu64
                    " may_trim=%d fua=%d fast=%d",
-                   c->b->name, count, offset,
-                   !!(flags & NBDKIT_FLAG_MAY_TRIM),
+                   c->b->name, count, offset, !!(flags & NBDKIT_FLAG_MAY_TRIM),
                    !!(flags & NBDKIT_FLAG_FUA),
                    !!(flags & NBDKIT_FLAG_FAST_ZERO));
     *err = 0;
@@ -440,8 +438,7 @@ backend_extents(struct context *c, uint32_t count, uint64_t offset,
     assert(extents_start(extents) == offset);
     datapath_debug("%s: extents count=%" PRIu32 " offset=%" PRIu64
                    " req_one=%d",
-                   c->b->name, count, offset,
-                   !!(flags & NBDKIT_FLAG_REQ_ONE));
+                   c->b->name, count, offset, !!(flags & NBDKIT_FLAG_REQ_ONE));
     *err = 0;
     if (count == 0)
         return 0;
@@ -456,8 +453,7 @@ backend_extents(struct context *c, uint32_t count, uint64_t offset,
             *err = errno ? errno : ENOMEM;
         return r;
     }
-    r = check_error(c->b->extents(c, count, offset, flags, extents, err),
-                    err);
+    r = check_error(c->b->extents(c, count, offset, flags, extents, err), err);
     if (r == 0 && nbdkit_extents_count(extents) == 0) {
         nbdkit_error("%s: extents: no extent covers offset %" PRIu64,
                      c->b->name, offset);
@@ -525,8 +521,7 @@ static int
 next_block_size(nbdkit_next *next, uint32_t *minimum, uint32_t *preferred,
                 uint32_t *maximum)
 {
-    return backend_block_size(next_context(next), minimum, preferred,
-                              maximum);
+    return backend_block_size(next_context(next), minimum, preferred, maximum);
 }
 
 #define NEXT_CAN(field)                                                        \
@@ -562,8 +557,8 @@ next_pread(nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
 }
 
 static int
-next_pwrite(nbdkit_next *next, const void *buf, uint32_t count,
-            uint64_t offset, uint32_t flags, int *err)
+next_pwrite(nbdkit_next *next, const void *buf, uint32_t count, uint64_t offset,
+            uint32_t flags, int *err)
 {
     struct context *c = next_context(next);
 
@@ -620,8 +615,8 @@ next_zero(nbdkit_next *next, uint32_t count, uint64_t offset, uint32_t flags,
 }
 
 static int
-next_extents(nbdkit_next *next, uint32_t count, uint64_t offset,
-             uint32_t flags, struct nbdkit_extents *extents, int *err)
+next_extents(nbdkit_next *next, uint32_t count, uint64_t offset, uint32_t flags,
+             struct nbdkit_extents *extents, int *err)
 {
     struct context *c = next_context(next);
 

@@ -1,2 +1,523 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* connection.c: not written yet. */
+/* connection.c: one client, from accept to close.
+ *
+ * The connection's own thread runs the handshake and then reads
+ * requests.  Under the PARALLEL thread model it hands each request to a
+ * small pool of workers, created on demand up to -t, which run the
+ * request and send its reply; replies may leave out of order.  Under the
+ * serial models it runs each request itself.  A bounded number of
+ * requests (and bytes) may be in flight, so a client that pipelines
+ * without reading replies meets backpressure, not unbounded memory.
+ */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "nbd-protocol.h"
+
+/* Per-connection caps on what is read but not yet answered. */
+#define MAX_INFLIGHT_REQUESTS 64
+#define MAX_INFLIGHT_BYTES (128 * 1024 * 1024)
+
+/* Live connections, so the server can wait for them before unloading. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t live_gone = PTHREAD_COND_INITIALIZER;
+static unsigned live_count; /* guarded by live_lock */
+static uint64_t last_id;    /* guarded by live_lock */
+
+struct queued {
+    struct queued *next;
+    size_t bytes; /* payload bytes held, for the in-flight cap */
+    struct request req;
+};
+
+/* The worker pool of one connection (PARALLEL model only). */
+struct workers {
+    struct connection *conn;
+    pthread_mutex_t lock;       /* guards everything below */
+    pthread_cond_t work;        /* signalled: a request was queued, or stop */
+    pthread_cond_t room;        /* signalled: a request finished */
+    struct queued *head, *tail; /* waiting for a worker, FIFO */
+    unsigned queued;            /* length of that list */
+    unsigned inflight;          /* queued or running */
+    size_t inflight_bytes;
+    unsigned idle; /* workers waiting on `work` */
+    unsigned nthreads;
+    pthread_t *tids; /* [threads], joined at the end */
+    bool stop;
+};
+
+static uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- status ---- */
+
+enum conn_status
+conn_get_status(struct connection *conn)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&conn->status_lock);
+    return conn->status;
+}
+
+void
+conn_set_status(struct connection *conn, enum conn_status status)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&conn->status_lock);
+    if (status >= conn->status)
+        return;
+    /* Wake nbdkit_nanosleep and blocked reads the first time. */
+    if (conn->status == STATUS_ACTIVE) {
+        char c = 0;
+        if (write(conn->status_pipe[1], &c, 1) == -1)
+            debug("write status pipe: %m");
+    }
+    conn->status = status;
+}
+
+/* ---- socket I/O ---- */
+
+/* Wait until fd is readable.  Fails with ESHUTDOWN when the server quits
+ * or the connection is dropped, ETIMEDOUT past the deadline.
+ */
+static int
+conn_wait_readable(struct connection *conn, int fd)
+{
+    struct pollfd fds[3] = {
+        {.fd = fd, .events = POLLIN},
+        {.fd = quit_fd, .events = POLLIN},
+        {.fd = conn->status_pipe[0], .events = POLLIN},
+    };
+    int timeout = -1;
+    int r;
+
+    if (conn->deadline_ms) {
+        uint64_t now = now_ms();
+        if (now >= conn->deadline_ms) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        timeout = (int)(conn->deadline_ms - now);
+    }
+    do
+        r = poll(fds, 3, timeout);
+    while (r == -1 && errno == EINTR);
+    if (r == -1)
+        return -1;
+    if (r == 0) {
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    if (fds[1].revents ||
+        (fds[2].revents && conn_get_status(conn) <= STATUS_CLIENT_DONE)) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return 0;
+}
+
+/* Read without blocking first: a request that has already arrived costs
+ * one system call.
+ */
+static ssize_t
+conn_read_some(struct connection *conn, void *buf, size_t len)
+{
+    if (conn->sockout_is_socket)
+        return recv(conn->sockin, buf, len, MSG_DONTWAIT);
+    if (conn_wait_readable(conn, conn->sockin) == -1)
+        return -1;
+    return read(conn->sockin, buf, len);
+}
+
+int
+conn_raw_recv(struct connection *conn, void *vbuf, size_t len)
+{
+    char *buf = vbuf;
+
+    while (len > 0) {
+        ssize_t r = conn_read_some(conn, buf, len);
+        if (r == 0) {
+            errno = 0; /* EOF */
+            return -1;
+        }
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (conn_wait_readable(conn, conn->sockin) == -1)
+                    return -1;
+                continue;
+            }
+            return -1;
+        }
+        buf += r;
+        len -= r;
+    }
+    return 0;
+}
+
+int
+conn_raw_send(struct connection *conn, const void *vbuf, size_t len, int flags)
+{
+    const char *buf = vbuf;
+    int sflags = MSG_NOSIGNAL | ((flags & SEND_MORE) ? MSG_MORE : 0);
+
+    while (len > 0) {
+        ssize_t r;
+        if (conn->sockout_is_socket)
+            r = send(conn->sockout, buf, len, sflags);
+        else
+            r = write(conn->sockout, buf, len);
+        if (r == -1) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        buf += r;
+        len -= r;
+    }
+    return 0;
+}
+
+static void
+conn_raw_shut_writes(struct connection *conn)
+{
+    if (conn->sockout_is_socket)
+        shutdown(conn->sockout, SHUT_WR);
+}
+
+static void
+conn_raw_close(struct connection *conn)
+{
+    if (conn->sockin >= 0)
+        close(conn->sockin);
+    if (conn->sockout >= 0 && conn->sockout != conn->sockin)
+        close(conn->sockout);
+    conn->sockin = conn->sockout = -1;
+}
+
+/* ---- life cycle ---- */
+
+static bool
+fd_is_socket(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static struct connection *
+conn_new(int sockin, int sockout, uint64_t id)
+{
+    struct connection *conn = calloc(1, sizeof *conn);
+
+    if (conn == NULL) {
+        nbdkit_error("calloc: %m");
+        return NULL;
+    }
+    if (pipe2(conn->status_pipe, O_CLOEXEC) == -1) {
+        nbdkit_error("pipe2: %m");
+        free(conn);
+        return NULL;
+    }
+    conn->id = id;
+    pthread_mutex_init(&conn->request_lock, NULL);
+    pthread_mutex_init(&conn->read_lock, NULL);
+    pthread_mutex_init(&conn->write_lock, NULL);
+    pthread_mutex_init(&conn->status_lock, NULL);
+    conn->status = STATUS_ACTIVE;
+    conn->sockin = sockin;
+    conn->sockout = sockout;
+    conn->sockout_is_socket = fd_is_socket(sockout) && fd_is_socket(sockin);
+    conn->recv = conn_raw_recv;
+    conn->send = conn_raw_send;
+    conn->shut_writes = conn_raw_shut_writes;
+    conn->close = conn_raw_close;
+    return conn;
+}
+
+static void
+conn_free(struct connection *conn)
+{
+    close(conn->status_pipe[0]);
+    close(conn->status_pipe[1]);
+    pthread_mutex_destroy(&conn->request_lock);
+    pthread_mutex_destroy(&conn->read_lock);
+    pthread_mutex_destroy(&conn->write_lock);
+    pthread_mutex_destroy(&conn->status_lock);
+    interns_free(conn->interns);
+    free(conn->exportname);
+    free(conn);
+}
+
+/* ---- running requests ---- */
+
+static void
+conn_run_request(struct connection *conn, struct request *req)
+{
+    lock_request(conn);
+    protocol_handle_request(conn, req);
+    unlock_request(conn);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct workers *w = arg;
+
+    threadlocal_new_server_thread();
+    threadlocal_set_conn(w->conn);
+    threadlocal_set_name(top->plugin_name(top));
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        struct queued *q;
+
+        while (w->head == NULL && !w->stop) {
+            w->idle++;
+            pthread_cond_wait(&w->work, &w->lock);
+            w->idle--;
+        }
+        if (w->head == NULL)
+            break;
+        q = w->head;
+        w->queued--;
+        w->head = q->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+
+        conn_run_request(w->conn, &q->req);
+
+        pthread_mutex_lock(&w->lock);
+        w->inflight--;
+        w->inflight_bytes -= q->bytes;
+        pthread_cond_signal(&w->room);
+        free(q);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+/* Queue a request and make sure a worker will take it.  Called with
+ * w->lock held.
+ */
+static void
+workers_dispatch(struct workers *w, struct queued *q)
+{
+    q->next = NULL;
+    if (w->tail)
+        w->tail->next = q;
+    else
+        w->head = q;
+    w->tail = q;
+    w->queued++;
+    w->inflight++;
+    w->inflight_bytes += q->bytes;
+    /* Idle workers may not have woken for earlier requests yet. */
+    if (w->queued > w->idle && w->nthreads < threads) {
+        int err = pthread_create(&w->tids[w->nthreads], NULL, worker_main, w);
+        if (err == 0)
+            w->nthreads++;
+        else if (w->nthreads == 0) {
+            /* No worker at all would strand the request. */
+            errno = err;
+            fatal("pthread_create: %m");
+        }
+    }
+    pthread_cond_signal(&w->work);
+}
+
+/* Block while the caps are reached. */
+static void
+workers_wait_room(struct workers *w)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&w->lock);
+    while (w->inflight >= MAX_INFLIGHT_REQUESTS ||
+           w->inflight_bytes >= MAX_INFLIGHT_BYTES)
+        pthread_cond_wait(&w->room, &w->lock);
+}
+
+/* Let every worker finish what is queued, then join them. */
+static void
+workers_finish(struct workers *w)
+{
+    unsigned i;
+
+    pthread_mutex_lock(&w->lock);
+    w->stop = true;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->lock);
+    for (i = 0; i < w->nthreads; i++)
+        pthread_join(w->tids[i], NULL);
+    assert(w->head == NULL && w->inflight == 0);
+}
+
+/* Read the next request into a new queue entry.  NULL when reading must
+ * stop: EOF, error, DISC, or the connection is going down.
+ */
+static struct queued *
+conn_read_request(struct connection *conn)
+{
+    struct queued *q;
+    int r;
+
+    if (conn_get_status(conn) <= STATUS_CLIENT_DONE)
+        return NULL;
+    q = malloc(sizeof *q);
+    if (q == NULL) {
+        nbdkit_error("malloc: %m");
+        return NULL;
+    }
+    pthread_mutex_lock(&conn->read_lock);
+    r = protocol_recv_request(conn, &q->req);
+    pthread_mutex_unlock(&conn->read_lock);
+    if (r == -1) {
+        conn_set_status(conn, STATUS_DEAD);
+        free(q);
+        return NULL;
+    }
+    if (q->req.type == NBD_CMD_DISC) {
+        conn_set_status(conn, STATUS_CLIENT_DONE);
+        free(q->req.buf);
+        free(q);
+        return NULL;
+    }
+    q->bytes = q->req.buf ? q->req.count : 0;
+    return q;
+}
+
+static void
+conn_serve_serial(struct connection *conn)
+{
+    struct queued *q;
+
+    while ((q = conn_read_request(conn)) != NULL) {
+        conn_run_request(conn, &q->req);
+        free(q);
+    }
+}
+
+static void
+conn_serve_parallel(struct connection *conn)
+{
+    struct workers w = {.conn = conn};
+    struct queued *q;
+
+    w.tids = calloc(threads, sizeof *w.tids);
+    if (w.tids == NULL) {
+        nbdkit_error("calloc: %m");
+        return;
+    }
+    pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.work, NULL);
+    pthread_cond_init(&w.room, NULL);
+    for (;;) {
+        workers_wait_room(&w);
+        q = conn_read_request(conn);
+        if (q == NULL)
+            break;
+        pthread_mutex_lock(&w.lock);
+        workers_dispatch(&w, q);
+        pthread_mutex_unlock(&w.lock);
+    }
+    workers_finish(&w);
+    pthread_cond_destroy(&w.room);
+    pthread_cond_destroy(&w.work);
+    pthread_mutex_destroy(&w.lock);
+    free(w.tids);
+}
+
+/* ---- one connection ---- */
+
+static uint64_t
+live_enter(void)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    live_count++;
+    return ++last_id;
+}
+
+static void
+live_leave(void)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    if (--live_count == 0)
+        pthread_cond_broadcast(&live_gone);
+}
+
+void
+connections_wait_all(void)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    while (live_count > 0)
+        pthread_cond_wait(&live_gone, &live_lock);
+}
+
+/* Handshake, then transmission until the client leaves. */
+static void
+conn_run(struct connection *conn)
+{
+    if (top->preconnect(top, read_only) == -1)
+        return;
+    if (handshake_timeout_sec || handshake_timeout_nsec)
+        conn->deadline_ms = now_ms() + handshake_timeout_sec * UINT64_C(1000) +
+                            handshake_timeout_nsec / 1000000;
+    if (protocol_handshake(conn) == -1)
+        return;
+    conn->deadline_ms = 0;
+    if (thread_model >= NBDKIT_THREAD_MODEL_PARALLEL && threads > 1)
+        conn_serve_parallel(conn);
+    else
+        conn_serve_serial(conn);
+}
+
+void
+handle_single_connection(int sockin, int sockout)
+{
+    struct connection *conn;
+    uint64_t id = live_enter();
+
+    threadlocal_new_server_thread();
+    threadlocal_set_name(top->plugin_name(top));
+    lock_connection();
+    conn = conn_new(sockin, sockout, id);
+    if (conn == NULL) {
+        close(sockin);
+        if (sockout != sockin)
+            close(sockout);
+        goto out;
+    }
+    threadlocal_set_conn(conn);
+    debug("accepted connection %" PRIu64, id);
+    conn_run(conn);
+    if (conn->top_context) {
+        lock_request(conn);
+        backend_finalize(conn->top_context);
+        backend_close(conn->top_context);
+        unlock_request(conn);
+        conn->top_context = NULL;
+    }
+    if (conn_get_status(conn) != STATUS_DEAD)
+        conn->shut_writes(conn);
+    conn->close(conn);
+    threadlocal_set_conn(NULL);
+    conn_free(conn);
+out:
+    unlock_connection();
+    live_leave();
+}

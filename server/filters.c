@@ -20,7 +20,7 @@
 #include "minmax.h"
 
 struct backend_filter {
-    struct backend backend; /* first: a backend_filter is a backend */
+    struct backend backend;      /* first: a backend_filter is a backend */
     struct nbdkit_filter filter; /* zero-filled past the filter's size */
 };
 
@@ -100,8 +100,7 @@ filter_dump_fields(struct backend *b)
     struct nbdkit_filter *f = filter_of(b);
 
     b->next->dump_fields(b->next);
-    printf("%s_path=%s\n%s_name=%s\n", b->name, b->filename, b->name,
-           b->name);
+    printf("%s_path=%s\n%s_name=%s\n", b->name, b->filename, b->name, b->name);
     fflush(stdout);
     if (f->dump_plugin) {
         f->dump_plugin();
@@ -156,8 +155,8 @@ filter_config_complete(struct backend *b)
         return;
     }
     threadlocal_set_name(b->name);
-    if (f->config_complete(next_config_complete,
-                           (nbdkit_backend *)b->next) == -1)
+    if (f->config_complete(next_config_complete, (nbdkit_backend *)b->next) ==
+        -1)
         exit(EXIT_FAILURE);
 }
 
@@ -226,8 +225,8 @@ static int
 next_list_exports(nbdkit_backend *nxdata, int readonly,
                   struct nbdkit_exports *exports)
 {
-    return backend_list_exports((struct backend *)nxdata, readonly,
-                                list_is_tls, exports);
+    return backend_list_exports((struct backend *)nxdata, readonly, list_is_tls,
+                                exports);
 }
 
 static int
@@ -275,14 +274,13 @@ next_open(nbdkit_context *context, int readonly, const char *exportname)
         nbdkit_error("%s: next_open called twice", c->b->name);
         return -1;
     }
-    c->c_next = backend_open(c->b->next, readonly, exportname, c->is_tls,
-                             c->conn);
+    c->c_next =
+        backend_open(c->b->next, readonly, exportname, c->is_tls, c->conn);
     return c->c_next ? 0 : -1;
 }
 
 static void *
-filter_open(struct context *c, int readonly, const char *exportname,
-            int is_tls)
+filter_open(struct context *c, int readonly, const char *exportname, int is_tls)
 {
     struct nbdkit_filter *f = filter_of(c->b);
     void *handle;
@@ -292,8 +290,8 @@ filter_open(struct context *c, int readonly, const char *exportname,
             return NULL;
         return NBDKIT_HANDLE_NOT_NEEDED;
     }
-    handle = f->open(next_open, (nbdkit_context *)c, readonly, exportname,
-                     is_tls);
+    handle =
+        f->open(next_open, (nbdkit_context *)c, readonly, exportname, is_tls);
     if (handle != NULL && c->c_next == NULL) {
         nbdkit_error("%s: filter open did not open the layer below",
                      c->b->name);
@@ -390,8 +388,7 @@ filter_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
     struct nbdkit_filter *f = filter_of(c->b);
 
     if (f->pread)
-        return f->pread(next_of(c), c->handle, buf, count, offset, flags,
-                        err);
+        return f->pread(next_of(c), c->handle, buf, count, offset, flags, err);
     return backend_pread(c->c_next, buf, count, offset, flags, err);
 }
 
@@ -402,8 +399,7 @@ filter_pwrite(struct context *c, const void *buf, uint32_t count,
     struct nbdkit_filter *f = filter_of(c->b);
 
     if (f->pwrite)
-        return f->pwrite(next_of(c), c->handle, buf, count, offset, flags,
-                         err);
+        return f->pwrite(next_of(c), c->handle, buf, count, offset, flags, err);
     return backend_pwrite(c->c_next, buf, count, offset, flags, err);
 }
 
@@ -418,8 +414,8 @@ filter_flush(struct context *c, uint32_t flags, int *err)
 }
 
 static int
-filter_trim(struct context *c, uint32_t count, uint64_t offset,
-            uint32_t flags, int *err)
+filter_trim(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+            int *err)
 {
     struct nbdkit_filter *f = filter_of(c->b);
 
@@ -429,8 +425,8 @@ filter_trim(struct context *c, uint32_t count, uint64_t offset,
 }
 
 static int
-filter_zero(struct context *c, uint32_t count, uint64_t offset,
-            uint32_t flags, int *err)
+filter_zero(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+            int *err)
 {
     struct nbdkit_filter *f = filter_of(c->b);
 
@@ -446,14 +442,14 @@ filter_extents(struct context *c, uint32_t count, uint64_t offset,
     struct nbdkit_filter *f = filter_of(c->b);
 
     if (f->extents)
-        return f->extents(next_of(c), c->handle, count, offset, flags,
-                          extents, err);
+        return f->extents(next_of(c), c->handle, count, offset, flags, extents,
+                          err);
     return backend_extents(c->c_next, count, offset, flags, extents, err);
 }
 
 static int
-filter_cache(struct context *c, uint32_t count, uint64_t offset,
-             uint32_t flags, int *err)
+filter_cache(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+             int *err)
 {
     struct nbdkit_filter *f = filter_of(c->b);
 
@@ -488,8 +484,7 @@ nbdkit_next_context_open(nbdkit_backend *backend, int readonly,
         nbdkit_error("nbdkit_next_context_open: no backend");
         return NULL;
     }
-    c = backend_open(b, readonly, exportname,
-                     conn ? conn->using_tls : 0, conn);
+    c = backend_open(b, readonly, exportname, conn ? conn->using_tls : 0, conn);
     if (c == NULL)
         return NULL;
     if (backend_prepare(c) == -1) {

@@ -20,7 +20,7 @@
 #include "minmax.h"
 
 struct backend_plugin {
-    struct backend backend; /* first: a backend_plugin is a backend */
+    struct backend backend;      /* first: a backend_plugin is a backend */
     struct nbdkit_plugin plugin; /* zero-filled past the plugin's size */
 };
 
@@ -302,8 +302,7 @@ plugin_default_export(struct backend *b, int readonly, int is_tls)
 }
 
 static void *
-plugin_open(struct context *c, int readonly, const char *exportname,
-            int is_tls)
+plugin_open(struct context *c, int readonly, const char *exportname, int is_tls)
 {
     struct nbdkit_plugin *p = plugin_of(c->b);
 
@@ -527,8 +526,8 @@ plugin_pwrite(struct context *c, const void *buf, uint32_t count,
 }
 
 static int
-plugin_trim(struct context *c, uint32_t count, uint64_t offset,
-            uint32_t flags, int *err)
+plugin_trim(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+            int *err)
 {
     struct nbdkit_plugin *p = plugin_of(c->b);
     uint32_t f = fua_native(c, flags) ? NBDKIT_FLAG_FUA : 0;
@@ -608,19 +607,17 @@ plugin_zero_native(struct context *c, uint32_t count, uint64_t offset,
 }
 
 static int
-plugin_zero(struct context *c, uint32_t count, uint64_t offset,
-            uint32_t flags, int *err)
+plugin_zero(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+            int *err)
 {
     bool fast = flags & NBDKIT_FLAG_FAST_ZERO;
 
     if (c->can_zero == NBDKIT_ZERO_NATIVE) {
         if (plugin_zero_native(c, count, offset, flags, err) == 0)
-            return fua_native(c, flags) ? 0
-                                        : plugin_emulate_fua(c, flags, err);
+            return fua_native(c, flags) ? 0 : plugin_emulate_fua(c, flags, err);
         if (fast || (*err != ENOTSUP && *err != EOPNOTSUPP))
             return -1;
-    }
-    else if (fast) {
+    } else if (fast) {
         *err = ENOTSUP;
         return -1;
     }
@@ -664,8 +661,8 @@ plugin_cache_by_reading(struct context *c, uint32_t count, uint64_t offset,
 }
 
 static int
-plugin_cache(struct context *c, uint32_t count, uint64_t offset,
-             uint32_t flags, int *err)
+plugin_cache(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
+             int *err)
 {
     struct nbdkit_plugin *p = plugin_of(c->b);
 
