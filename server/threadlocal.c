@@ -10,7 +10,6 @@
  * thread exits.
  */
 
-#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
