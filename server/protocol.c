@@ -1,2 +1,668 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* protocol.c: not written yet. */
+/* protocol.c: the transmission phase.
+ *
+ * protocol_recv_request reads and validates one request (the reader loop
+ * holds conn->read_lock); protocol_handle_request runs it against the
+ * backend and sends the whole reply under conn->write_lock.  Every
+ * client-supplied length is checked here, before it reaches the backend
+ * (which asserts) or an allocation.
+ *
+ * base:allocation has context id NBDX_CONTEXT_BASE_ALLOCATION; it is the
+ * only meta context, so conn->meta_context_base_allocation is the whole
+ * selection.
+ */
+
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "minmax.h"
+#include "common/protocol/nbd-protocol.h"
+
+/* Payloads of rejected requests are read and discarded up to this size;
+ * above it the client is attacking us and we disconnect.
+ */
+#define MAX_DRAIN (64 * 1024 * 1024)
+/* Commands with 64-bit effect lengths are split into backend calls of
+ * at most this many bytes (aligned to any block size).
+ */
+#define MAX_SPLIT (1U << 30)
+/* READs at least this large are checked for holes, which are sent as
+ * OFFSET_HOLE chunks; holes smaller than MIN_HOLE are read as data.
+ */
+#define MIN_SPARSE_READ (64 * 1024)
+#define MIN_HOLE 4096
+/* At most this many extents in one BLOCK_STATUS chunk. */
+#define MAX_EXTENTS (1024 * 1024)
+
+/* ---- Receiving and validating ---- */
+
+static int
+request_drain(struct connection *conn, uint64_t len)
+{
+    char buf[16384];
+    size_t n;
+
+    if (len > MAX_DRAIN) {
+        nbdkit_error("payload of %" PRIu64 " bytes is too large: disconnecting",
+                     len);
+        return -1;
+    }
+    while (len > 0) {
+        n = MIN(len, sizeof buf);
+        if (conn->recv(conn, buf, n) == -1)
+            return -1;
+        len -= n;
+    }
+    return 0;
+}
+
+/* The range check: err if [offset, offset+count) is not inside the
+ * export.  Zero-length requests get the same error, as in nbdkit.
+ */
+static uint32_t
+request_check_range(struct connection *conn, const struct request *req,
+                    uint32_t err)
+{
+    if (req->count == 0 || req->offset > conn->exportsize ||
+        req->count > conn->exportsize - req->offset)
+        return err;
+    return 0;
+}
+
+/* Flags that are unknown or do not go with req->type. */
+static bool
+request_bad_flags(struct connection *conn, const struct request *req)
+{
+    uint16_t f = req->flags, e = conn->eflags;
+    uint16_t known = NBD_CMD_FLAG_FUA | NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_DF |
+                     NBD_CMD_FLAG_REQ_ONE | NBD_CMD_FLAG_FAST_ZERO;
+    bool payload = conn->extended_headers && req->type == NBD_CMD_WRITE;
+
+    if (conn->extended_headers)
+        known |= NBD_CMD_FLAG_PAYLOAD_LEN;
+    return (f & ~known) ||
+           ((f & NBD_CMD_FLAG_FUA) && !(e & NBD_FLAG_SEND_FUA)) ||
+           ((f & (NBD_CMD_FLAG_NO_HOLE | NBD_CMD_FLAG_FAST_ZERO)) &&
+            req->type != NBD_CMD_WRITE_ZEROES) ||
+           ((f & NBD_CMD_FLAG_FAST_ZERO) && !(e & NBD_FLAG_SEND_FAST_ZERO)) ||
+           ((f & NBD_CMD_FLAG_DF) &&
+            (req->type != NBD_CMD_READ || !(e & NBD_FLAG_SEND_DF))) ||
+           ((f & NBD_CMD_FLAG_REQ_ONE) && req->type != NBD_CMD_BLOCK_STATUS) ||
+           ((f & NBD_CMD_FLAG_PAYLOAD_LEN) != 0) != payload;
+}
+
+/* Returns the NBD error for req, or 0 if it may run. */
+static uint32_t
+request_validate(struct connection *conn, const struct request *req)
+{
+    uint16_t e = conn->eflags;
+    bool ro = e & NBD_FLAG_READ_ONLY;
+
+    if (quit || conn_get_status(conn) == STATUS_SHUTDOWN)
+        return NBD_ESHUTDOWN;
+    if (request_bad_flags(conn, req))
+        return NBD_EINVAL;
+    switch (req->type) {
+    case NBD_CMD_READ:
+        if (req->count > conn->block_maximum)
+            return req->flags & NBD_CMD_FLAG_DF ? NBD_EOVERFLOW : NBD_EINVAL;
+        return request_check_range(conn, req, NBD_EINVAL);
+    case NBD_CMD_WRITE:
+        if (ro)
+            return NBD_EPERM;
+        if (req->count > conn->block_maximum)
+            return NBD_EINVAL;
+        return request_check_range(conn, req, NBD_ENOSPC);
+    case NBD_CMD_FLUSH:
+        if (!(e & NBD_FLAG_SEND_FLUSH) || req->offset || req->count)
+            return NBD_EINVAL;
+        return 0;
+    case NBD_CMD_TRIM:
+        if (!(e & NBD_FLAG_SEND_TRIM))
+            return ro ? NBD_EPERM : NBD_EINVAL;
+        return request_check_range(conn, req, NBD_EINVAL);
+    case NBD_CMD_CACHE:
+        if (!(e & NBD_FLAG_SEND_CACHE))
+            return NBD_EINVAL;
+        return request_check_range(conn, req, NBD_EINVAL);
+    case NBD_CMD_WRITE_ZEROES:
+        if (!(e & NBD_FLAG_SEND_WRITE_ZEROES))
+            return ro ? NBD_EPERM : NBD_EINVAL;
+        return request_check_range(conn, req, NBD_ENOSPC);
+    case NBD_CMD_BLOCK_STATUS:
+        if (!conn->meta_context_base_allocation)
+            return NBD_EINVAL;
+        return request_check_range(conn, req, NBD_EINVAL);
+    default:
+        return NBD_EINVAL;
+    }
+}
+
+/* Read the header in the negotiated style.  *payload is the number of
+ * data bytes that follow it.
+ */
+static int
+request_recv_header(struct connection *conn, struct request *req,
+                    uint64_t *payload)
+{
+    union {
+        struct nbd_request c;
+        struct nbd_extended_request x;
+    } h;
+
+    if (conn->extended_headers) {
+        if (conn->recv(conn, &h.x, sizeof h.x) == -1)
+            return -1;
+        if (be32toh(h.x.magic) != NBD_EXTENDED_REQUEST_MAGIC)
+            goto bad_magic;
+        req->count = be64toh(h.x.count);
+    } else {
+        if (conn->recv(conn, &h.c, sizeof h.c) == -1)
+            return -1;
+        if (be32toh(h.c.magic) != NBD_REQUEST_MAGIC)
+            goto bad_magic;
+        req->count = be32toh(h.c.count);
+    }
+    /* The first 24 bytes are laid out the same in both styles. */
+    req->flags = be16toh(h.c.flags);
+    req->type = be16toh(h.c.type);
+    req->cookie = be64toh(h.c.cookie);
+    req->offset = be64toh(h.c.offset);
+    if (conn->extended_headers)
+        *payload = req->flags & NBD_CMD_FLAG_PAYLOAD_LEN ? req->count : 0;
+    else
+        *payload = req->type == NBD_CMD_WRITE ? req->count : 0;
+    return 0;
+
+bad_magic:
+    nbdkit_error("invalid request magic: disconnecting");
+    return -1;
+}
+
+int
+protocol_recv_request(struct connection *conn, struct request *req)
+{
+    uint64_t payload;
+
+    req->buf = NULL;
+    req->error = 0;
+    if (request_recv_header(conn, req, &payload) == -1)
+        return -1;
+    if (req->type == NBD_CMD_DISC)
+        return 0;
+    req->error = request_validate(conn, req);
+    if (req->error) {
+        debug("request type %" PRIu16 " flags %#" PRIx16 " offset %" PRIu64
+              " count %" PRIu64 ": rejected with error %" PRIu32,
+              req->type, req->flags, req->offset, req->count, req->error);
+        return request_drain(conn, payload);
+    }
+    if (payload == 0)
+        return 0;
+    /* Only a valid WRITE gets here; its size is at most block_maximum. */
+    req->buf = malloc(payload);
+    if (req->buf == NULL) {
+        req->error = NBD_ENOMEM;
+        return request_drain(conn, payload);
+    }
+    if (conn->recv(conn, req->buf, payload) == -1) {
+        free(req->buf);
+        req->buf = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Running requests ---- */
+
+/* What a request produced, for the reply. */
+struct segment {
+    uint64_t offset; /* absolute */
+    uint32_t len;
+    bool hole;
+};
+DEFINE_VECTOR_TYPE(segment_vector, struct segment);
+
+struct result {
+    uint32_t error;      /* NBD_E*, 0 on success */
+    segment_vector segs; /* sparse READ: the chunks, else empty */
+    void *status;        /* owned: BLOCK_STATUS chunk payload */
+    size_t status_len;
+};
+
+/* Map an errno from the backend to the protocol's error values. */
+static uint32_t
+request_nbd_error(int err, uint16_t flags)
+{
+    switch (err) {
+    case EROFS:
+    case EPERM:
+        return NBD_EPERM;
+    case EIO:
+    case 0:
+        return NBD_EIO;
+    case ENOMEM:
+        return NBD_ENOMEM;
+    case EDQUOT:
+    case EFBIG:
+    case ENOSPC:
+        return NBD_ENOSPC;
+    case ESHUTDOWN:
+        return NBD_ESHUTDOWN;
+#if EOPNOTSUPP != ENOTSUP
+    case EOPNOTSUPP:
+#endif
+    case ENOTSUP:
+        return flags & NBD_CMD_FLAG_FAST_ZERO ? NBD_ENOTSUP : NBD_EINVAL;
+    case EOVERFLOW:
+        return flags & NBD_CMD_FLAG_DF ? NBD_EOVERFLOW : NBD_EINVAL;
+    default:
+        return NBD_EINVAL;
+    }
+}
+
+typedef int (*range_fn)(struct context *c, uint32_t count, uint64_t offset,
+                        uint32_t flags, int *err);
+
+/* Run fn over a 64-bit range in 32-bit pieces. */
+static int
+request_split(struct context *c, range_fn fn, const struct request *req,
+              uint32_t flags, int *err)
+{
+    uint64_t offset = req->offset, left = req->count;
+    uint32_t n;
+
+    while (left > 0) {
+        n = MIN(left, (uint64_t)MAX_SPLIT);
+        if (fn(c, n, offset, flags, err) == -1)
+            return -1;
+        offset += n;
+        left -= n;
+    }
+    return 0;
+}
+
+/* Append [offset, offset+len) to the plan, merging with the previous
+ * segment when they are of the same kind.
+ */
+static int
+read_plan_add(segment_vector *segs, uint64_t offset, uint32_t len, bool hole)
+{
+    struct segment *last = segs->len ? &segs->ptr[segs->len - 1] : NULL;
+
+    if (last && last->hole == hole) {
+        last->len += len;
+        return 0;
+    }
+    return segment_vector_append(segs, (struct segment){offset, len, hole});
+}
+
+/* Split a READ into data and hole segments using the backend's extents.
+ * Leaves segs empty if there is nothing to gain.
+ */
+static void
+read_plan(struct context *c, const struct request *req, segment_vector *segs)
+{
+    struct nbdkit_extents *exts;
+    uint64_t pos = req->offset, end = req->offset + req->count;
+    size_t i, n;
+    int err;
+
+    exts = nbdkit_extents_new(pos, end);
+    if (exts == NULL)
+        return;
+    if (backend_extents(c, req->count, pos, 0, exts, &err) == -1)
+        goto out;
+    n = nbdkit_extents_count(exts);
+    for (i = 0; i < n && pos < end; i++) {
+        struct nbdkit_extent e = nbdkit_get_extent(exts, i);
+        uint32_t len;
+
+        if (e.offset != pos || e.length == 0)
+            break;
+        len = MIN(e.length, end - pos);
+        if (read_plan_add(segs, pos, len,
+                          (e.type & NBDKIT_EXTENT_ZERO) && len >= MIN_HOLE))
+            goto out;
+        pos += len;
+    }
+    if (pos < end && read_plan_add(segs, pos, end - pos, false) == -1)
+        goto out;
+    if (segs->len > 1 || (segs->len == 1 && segs->ptr[0].hole)) {
+        nbdkit_extents_free(exts);
+        return;
+    }
+out:
+    nbdkit_extents_free(exts);
+    segment_vector_reset(segs);
+    threadlocal_clear_last_error();
+}
+
+static int
+request_read(struct connection *conn, struct request *req, struct result *r,
+             int *err)
+{
+    struct context *c = conn->top_context;
+    size_t i;
+
+    req->buf = malloc(req->count);
+    if (req->buf == NULL) {
+        *err = ENOMEM;
+        return -1;
+    }
+    if (conn->structured_replies && !(req->flags & NBD_CMD_FLAG_DF) &&
+        req->count >= MIN_SPARSE_READ && backend_can_extents(c) > 0)
+        read_plan(c, req, &r->segs);
+    if (r->segs.len == 0)
+        return backend_pread(c, req->buf, req->count, req->offset, 0, err);
+    for (i = 0; i < r->segs.len; i++) {
+        struct segment *s = &r->segs.ptr[i];
+        char *p = (char *)req->buf + (s->offset - req->offset);
+
+        if (!s->hole && backend_pread(c, p, s->len, s->offset, 0, err) == -1)
+            return -1;
+    }
+    return 0;
+}
+
+/* Fill one status descriptor, in the compact or extended layout. */
+static void
+status_put(struct connection *conn, char *p, uint64_t len, uint32_t type)
+{
+    if (conn->extended_headers) {
+        struct nbd_block_descriptor_ext d = {htobe64(len), htobe64(type)};
+        memcpy(p, &d, sizeof d);
+    } else {
+        struct nbd_block_descriptor d = {htobe32(len), htobe32(type)};
+        memcpy(p, &d, sizeof d);
+    }
+}
+
+/* Encode the extents as a BLOCK_STATUS(_EXT) chunk payload. */
+static int
+status_encode(struct connection *conn, const struct request *req,
+              struct nbdkit_extents *exts, uint64_t end, struct result *r)
+{
+    size_t hdr = conn->extended_headers ? 8 : 4;
+    size_t dsz = conn->extended_headers ? 16 : 8;
+    size_t i, n = MIN(nbdkit_extents_count(exts), (size_t)MAX_EXTENTS), k = 0;
+    uint64_t pos = req->offset;
+    char *p;
+
+    if (req->flags & NBD_CMD_FLAG_REQ_ONE)
+        n = MIN(n, (size_t)1);
+    r->status = p = malloc(hdr + n * dsz);
+    if (p == NULL)
+        return -1;
+    for (i = 0; i < n && pos < end; i++) {
+        struct nbdkit_extent e = nbdkit_get_extent(exts, i);
+        uint64_t len;
+
+        if (e.offset != pos || e.length == 0)
+            break;
+        len = MIN(e.length, end - pos);
+        status_put(conn, p + hdr + k++ * dsz, len,
+                   e.type & (NBD_STATE_HOLE | NBD_STATE_ZERO));
+        pos += len;
+    }
+    if (k == 0) {
+        nbdkit_error("extents: the plugin returned no extent at %" PRIu64,
+                     req->offset);
+        return -1;
+    }
+    *(uint32_t *)p = htobe32(NBDX_CONTEXT_BASE_ALLOCATION);
+    if (conn->extended_headers)
+        *(uint32_t *)(p + 4) = htobe32(k);
+    r->status_len = hdr + k * dsz;
+    return 0;
+}
+
+static int
+request_block_status(struct connection *conn, const struct request *req,
+                     struct result *r, int *err)
+{
+    struct context *c = conn->top_context;
+    uint32_t max32 = UINT32_MAX / conn->block_minimum * conn->block_minimum;
+    uint32_t len = MIN(req->count, (uint64_t)max32);
+    uint32_t flags =
+        req->flags & NBD_CMD_FLAG_REQ_ONE ? NBDKIT_FLAG_REQ_ONE : 0;
+    struct nbdkit_extents *exts;
+    int ret = -1;
+
+    exts = nbdkit_extents_new(req->offset, req->offset + len);
+    if (exts == NULL)
+        return -1;
+    if (backend_can_extents(c) > 0) {
+        if (backend_extents(c, len, req->offset, flags, exts, err) == -1)
+            goto out;
+    } else if (nbdkit_add_extent(exts, req->offset, len, 0) == -1)
+        goto out;
+    ret = status_encode(conn, req, exts, req->offset + len, r);
+    if (ret == -1)
+        *err = EIO;
+out:
+    nbdkit_extents_free(exts);
+    return ret;
+}
+
+static uint32_t
+request_fua(const struct request *req)
+{
+    return req->flags & NBD_CMD_FLAG_FUA ? NBDKIT_FLAG_FUA : 0;
+}
+
+/* Run a validated request.  -1 with *err set on failure. */
+static int
+request_run(struct connection *conn, struct request *req, struct result *r,
+            int *err)
+{
+    struct context *c = conn->top_context;
+    uint32_t f = request_fua(req);
+
+    switch (req->type) {
+    case NBD_CMD_READ:
+        return request_read(conn, req, r, err);
+    case NBD_CMD_WRITE:
+        return backend_pwrite(c, req->buf, req->count, req->offset, f, err);
+    case NBD_CMD_FLUSH:
+        return backend_flush(c, 0, err);
+    case NBD_CMD_TRIM:
+        return request_split(c, backend_trim, req, f, err);
+    case NBD_CMD_CACHE:
+        return request_split(c, backend_cache, req, 0, err);
+    case NBD_CMD_WRITE_ZEROES:
+        if (!(req->flags & NBD_CMD_FLAG_NO_HOLE))
+            f |= NBDKIT_FLAG_MAY_TRIM;
+        if (req->flags & NBD_CMD_FLAG_FAST_ZERO)
+            f |= NBDKIT_FLAG_FAST_ZERO;
+        return request_split(c, backend_zero, req, f, err);
+    case NBD_CMD_BLOCK_STATUS:
+        return request_block_status(conn, req, r, err);
+    default:
+        *err = EINVAL;
+        return -1;
+    }
+}
+
+/* ---- Sending replies (conn->write_lock held) ---- */
+
+/* Build a chunk header in buf (32 bytes or more); returns its size. */
+static size_t
+reply_chunk_header(struct connection *conn, const struct request *req,
+                   uint16_t flags, uint16_t type, uint64_t len, char *buf)
+{
+    if (conn->extended_headers) {
+        struct nbd_extended_reply h = {htobe32(NBD_EXTENDED_REPLY_MAGIC),
+                                       htobe16(flags),
+                                       htobe16(type),
+                                       htobe64(req->cookie),
+                                       htobe64(req->offset),
+                                       htobe64(len)};
+        memcpy(buf, &h, sizeof h);
+        return sizeof h;
+    } else {
+        struct nbd_structured_reply h = {htobe32(NBD_STRUCTURED_REPLY_MAGIC),
+                                         htobe16(flags), htobe16(type),
+                                         htobe64(req->cookie), htobe32(len)};
+        memcpy(buf, &h, sizeof h);
+        return sizeof h;
+    }
+}
+
+static int
+reply_simple(struct connection *conn, const struct request *req, uint32_t error,
+             const void *data, size_t len)
+{
+    struct nbd_simple_reply h = {htobe32(NBD_SIMPLE_REPLY_MAGIC),
+                                 htobe32(error), htobe64(req->cookie)};
+
+    if (conn->send(conn, &h, sizeof h, len ? SEND_MORE : 0) == -1)
+        return -1;
+    return len ? conn->send(conn, data, len, 0) : 0;
+}
+
+static int
+reply_error_chunk(struct connection *conn, const struct request *req,
+                  uint32_t error)
+{
+    const char *msg = threadlocal_get_last_error();
+    size_t len = msg ? strnlen(msg, NBD_MAX_STRING) : 0;
+    char buf[64];
+    size_t n;
+    struct nbd_chunk_error e = {htobe32(error), htobe16(len)};
+
+    n = reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
+                           sizeof e + len, buf);
+    memcpy(buf + n, &e, sizeof e);
+    n += sizeof e;
+    if (conn->send(conn, buf, n, len ? SEND_MORE : 0) == -1)
+        return -1;
+    return len ? conn->send(conn, msg, len, 0) : 0;
+}
+
+/* One OFFSET_DATA chunk: header, offset and data. */
+static int
+reply_data_chunk(struct connection *conn, const struct request *req,
+                 uint16_t flags, uint64_t offset, const void *data,
+                 uint32_t len)
+{
+    char buf[64];
+    size_t n;
+    uint64_t off = htobe64(offset);
+
+    n = reply_chunk_header(conn, req, flags, NBD_REPLY_TYPE_OFFSET_DATA,
+                           8 + (uint64_t)len, buf);
+    memcpy(buf + n, &off, 8);
+    if (conn->send(conn, buf, n + 8, SEND_MORE) == -1)
+        return -1;
+    return conn->send(conn, data, len, flags ? 0 : SEND_MORE);
+}
+
+static int
+reply_hole_chunk(struct connection *conn, const struct request *req,
+                 uint16_t flags, uint64_t offset, uint32_t len)
+{
+    char buf[64];
+    size_t n;
+    struct nbd_chunk_offset_hole h = {htobe64(offset), htobe32(len)};
+
+    n = reply_chunk_header(conn, req, flags, NBD_REPLY_TYPE_OFFSET_HOLE,
+                           sizeof h, buf);
+    memcpy(buf + n, &h, sizeof h);
+    return conn->send(conn, buf, n + sizeof h, flags ? 0 : SEND_MORE);
+}
+
+static int
+reply_read(struct connection *conn, const struct request *req,
+           const struct result *r)
+{
+    size_t i;
+
+    if (!conn->structured_replies)
+        return reply_simple(conn, req, 0, req->buf, req->count);
+    if (r->segs.len == 0)
+        return reply_data_chunk(conn, req, NBD_REPLY_FLAG_DONE, req->offset,
+                                req->buf, req->count);
+    for (i = 0; i < r->segs.len; i++) {
+        const struct segment *s = &r->segs.ptr[i];
+        uint16_t done = i == r->segs.len - 1 ? NBD_REPLY_FLAG_DONE : 0;
+        const char *p = (const char *)req->buf + (s->offset - req->offset);
+        int ret = s->hole
+                      ? reply_hole_chunk(conn, req, done, s->offset, s->len)
+                      : reply_data_chunk(conn, req, done, s->offset, p, s->len);
+
+        if (ret == -1)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+reply_block_status(struct connection *conn, const struct request *req,
+                   const struct result *r)
+{
+    char buf[64];
+    size_t n;
+    uint16_t type = conn->extended_headers ? NBD_REPLY_TYPE_BLOCK_STATUS_EXT
+                                           : NBD_REPLY_TYPE_BLOCK_STATUS;
+
+    n = reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE, type, r->status_len,
+                           buf);
+    if (conn->send(conn, buf, n, SEND_MORE) == -1)
+        return -1;
+    return conn->send(conn, r->status, r->status_len, 0);
+}
+
+static int
+reply_send(struct connection *conn, const struct request *req,
+           const struct result *r)
+{
+    char buf[64];
+
+    if (r->error && !conn->structured_replies)
+        return reply_simple(conn, req, r->error, NULL, 0);
+    if (r->error)
+        return reply_error_chunk(conn, req, r->error);
+    if (req->type == NBD_CMD_READ)
+        return reply_read(conn, req, r);
+    if (req->type == NBD_CMD_BLOCK_STATUS)
+        return reply_block_status(conn, req, r);
+    if (!conn->extended_headers)
+        return reply_simple(conn, req, 0, NULL, 0);
+    return conn->send(conn, buf,
+                      reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE,
+                                         NBD_REPLY_TYPE_NONE, 0, buf),
+                      0);
+}
+
+void
+protocol_handle_request(struct connection *conn, struct request *req)
+{
+    struct result r = {.error = req->error, .segs = empty_vector};
+    int err = 0, ret;
+
+    if (req->type == NBD_CMD_DISC) {
+        free(req->buf);
+        req->buf = NULL;
+        return;
+    }
+    threadlocal_clear_last_error();
+    if (r.error == 0 && request_run(conn, req, &r, &err) == -1)
+        r.error = request_nbd_error(err, req->flags);
+
+    pthread_mutex_lock(&conn->write_lock);
+    ret = reply_send(conn, req, &r);
+    pthread_mutex_unlock(&conn->write_lock);
+    if (ret == -1) {
+        debug("cannot send reply: %m");
+        conn_set_status(conn, STATUS_DEAD);
+    }
+    free(r.status);
+    segment_vector_reset(&r.segs);
+    free(req->buf);
+    req->buf = NULL;
+}
