@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* sparse.h: a sparse byte array backed by a two-level page table.
+ *
+ * The array is SPARSE_MAX_SIZE bytes long and starts out all zero.  Memory
+ * is only held for SPARSE_PAGE_SIZE pages that were written with non-zero
+ * data; zeroing a whole page gives its memory back to the system.  All
+ * functions are thread-safe: each array carries its own rwlock.  Callers
+ * check ranges; the array trusts offset + count <= SPARSE_MAX_SIZE.
+ */
+
+#ifndef NBDX_SPARSE_H
+#define NBDX_SPARSE_H
+
+#include <stdint.h>
+
+#define SPARSE_PAGE_SIZE 32768
+#define SPARSE_MAX_SIZE INT64_MAX
+
+/* What sparse_array_extents reports for a run of bytes. */
+#define SPARSE_DATA 0 /* allocated, contains non-zero bytes */
+#define SPARSE_ZERO 1 /* allocated, all zero */
+#define SPARSE_HOLE 2 /* not allocated, reads as zero */
+
+struct sparse_array;
+
+/* Called once per run of equal state, in ascending order; return -1 to
+ * stop the walk.
+ */
+typedef int (*sparse_extent_fn)(void *opaque, uint64_t offset, uint64_t length,
+                                int state);
+
+/* Returns a new empty array, or NULL with errno set.  Free it with
+ * sparse_array_free (NULL is a no-op).
+ */
+struct sparse_array *sparse_array_new(void);
+void sparse_array_free(struct sparse_array *sa);
+
+void sparse_array_read(struct sparse_array *sa, void *buf, uint32_t count,
+                       uint64_t offset);
+/* Returns 0, or -1 with errno ENOMEM (part of the data may be written). */
+int sparse_array_write(struct sparse_array *sa, const void *buf, uint32_t count,
+                       uint64_t offset);
+void sparse_array_zero(struct sparse_array *sa, uint32_t count,
+                       uint64_t offset);
+/* Describes [offset, offset + count) through fn; returns 0, or -1 if fn
+ * did.
+ */
+int sparse_array_extents(struct sparse_array *sa, uint32_t count,
+                         uint64_t offset, sparse_extent_fn fn, void *opaque);
+
+#endif /* NBDX_SPARSE_H */
