@@ -15,6 +15,10 @@ cat "$tmp/dump"
 grep -qx 'name=abiv2' "$tmp/dump"
 grep -qx 'api_version=2' "$tmp/dump"
 
+# Checks that fail record it and carry on, so one run reports them all.
+status=0
+fail() { echo "FAIL: $*" >&2; status=1; }
+
 log="$tmp/log"
 start_server -U "$sock" "$so" size=1M log="$log"
 
@@ -44,8 +48,11 @@ h.zero(4096, 16384, nbd.CMD_FLAG_FAST_ZERO)
 h.trim(4096, 20480, nbd.CMD_FLAG_FUA)
 h.flush()
 '
+# The description comes from .export_description, which sees the default
+# export under its resolved name (nbdkit_export_name() == "alpha").
 nbdinfo "$uri" | tee "$tmp/info"
-grep -q 'description: v2 export alpha' "$tmp/info"
+grep -q 'description: v2 export alpha$' "$tmp/info" ||
+    fail "default export not resolved to alpha in .open"
 
 # Extents: data then a hole, clipped to each request.
 nbdinfo --map --json "nbd+unix:///beta?socket=$sock" >"$tmp/map.json"
@@ -68,13 +75,18 @@ assert 3072 <= e[2] <= 524288, got
 stop_server
 cat "$log"
 
-grep -qx 'open export=alpha' "$log"
-grep -qx 'open export=beta' "$log"
-grep -qx 'pwrite 512 4096 fua=1' "$log"
-grep -qx 'zero 4096 8192 may_trim=1 fast=0 fua=0' "$log"
-grep -qx 'zero 4096 12288 may_trim=0 fast=0 fua=1' "$log"
-grep -qx 'zero 4096 16384 may_trim=1 fast=1 fua=0' "$log"
-grep -qx 'trim 4096 20480 fua=1' "$log"
+# logged LINE: the plugin logged exactly LINE.
+logged() { grep -qxF "$1" "$log" || fail "not logged: $1"; }
+logged 'open export=alpha'
+logged 'open export=beta'
+logged 'pwrite 512 4096 fua=1'
+logged 'zero 4096 8192 may_trim=1 fast=0 fua=0'
+logged 'zero 4096 12288 may_trim=0 fast=0 fua=1'
+logged 'zero 4096 16384 may_trim=1 fast=1 fua=0'
+logged 'trim 4096 20480 fua=1'
+if grep -qx 'open export=' "$log"; then
+    fail ".open saw an empty export name"
+fi
 # Native FUA: the server must not add a flush after the FUA write.
 expect_eq "flushes" 1 "$(grep -cx flush "$log")"
 # Lifecycle order, first occurrence of each.
@@ -86,3 +98,4 @@ expect_eq "lifecycle order" \
     "$order"
 expect_eq "opens matched by closes" "$(grep -c '^open ' "$log")" \
     "$(grep -cx close "$log")"
+exit $status
