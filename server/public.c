@@ -539,8 +539,11 @@ public_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
 }
 
-/* Sleep until deadline unless quit_fd or the connection's status pipe
- * becomes readable.  1 if interrupted that way, 0 if the time ran out.
+/* Sleep until deadline unless the server quits (quit_fd) or the
+ * connection is dropped (its status pipe, then STATUS_DEAD).  A soft
+ * disconnect also fills the status pipe, but requests in flight may
+ * finish then, so the sleep goes on watching only quit_fd.  Returns 1
+ * if interrupted, 0 if the time ran out.
  */
 static int
 public_sleep_until(uint64_t deadline)
@@ -552,7 +555,6 @@ public_sleep_until(uint64_t deadline)
     };
     struct timespec ts;
     uint64_t now;
-    int r;
 
     for (;;) {
         if (quit)
@@ -562,10 +564,12 @@ public_sleep_until(uint64_t deadline)
             return 0;
         ts.tv_sec = (time_t)((deadline - now) / 1000000000);
         ts.tv_nsec = (long)((deadline - now) % 1000000000);
-        r = ppoll(fds, 2, &ts, NULL);
-        if (r > 0)
+        /* 0 (timed out) or -1 (EINTR): recompute and go on. */
+        if (ppoll(fds, 2, &ts, NULL) <= 0)
+            continue;
+        if (fds[0].revents != 0 || conn_get_status(conn) == STATUS_DEAD)
             return 1;
-        /* r == 0: timed out; r == -1 (EINTR): recompute and go on. */
+        fds[1].fd = -1;
     }
 }
 

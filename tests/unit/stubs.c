@@ -94,6 +94,12 @@ set_quit(void)
     quit = 1;
 }
 
+enum conn_status
+conn_get_status(struct connection *conn)
+{
+    return conn->status;
+}
+
 void
 conn_set_status(struct connection *conn, enum conn_status status)
 {

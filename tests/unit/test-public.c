@@ -404,8 +404,10 @@ test_paths(void)
 /* ---- sleeping ---- */
 
 struct waker {
-    int fd;             /* write a byte here after 50 ms */
-    volatile int *flag; /* and set this, if not NULL */
+    int fd;                  /* write a byte here after 50 ms */
+    volatile int *flag;      /* and set this, if not NULL */
+    struct connection *conn; /* and lower its status, if not NULL */
+    enum conn_status status;
 };
 
 static void *
@@ -416,35 +418,41 @@ waker_thread(void *arg)
     usleep(50000);
     if (w->flag)
         *w->flag = 1;
+    if (w->conn)
+        w->conn->status = w->status;
     if (write(w->fd, "x", 1) != 1)
         abort();
     return NULL;
 }
 
-/* Sleep 10 s with a waker on fds; true if it ended early, as asked. */
-static bool
-sleep_is_interrupted(struct waker *w)
+/* Sleep with a waker running; returns what nbdkit_nanosleep returned
+ * (errno kept) and the time it took in *ns.
+ */
+static int
+sleep_with_waker(struct waker *w, unsigned sec, unsigned nsec, uint64_t *ns)
 {
     pthread_t t;
     uint64_t t0 = public_now_ns();
-    int r;
+    int r, saved_errno;
 
     if (pthread_create(&t, NULL, waker_thread, w) != 0)
-        return false;
+        abort();
     errno = 0;
-    r = nbdkit_nanosleep(10, 0);
+    r = nbdkit_nanosleep(sec, nsec);
+    saved_errno = errno;
     pthread_join(t, NULL);
-    return r == -1 && errno == ESHUTDOWN &&
-           public_now_ns() - t0 < UINT64_C(5000000000);
+    *ns = public_now_ns() - t0;
+    errno = saved_errno;
+    return r;
 }
 
 static void
 test_nanosleep(void)
 {
     struct connection conn = {.status = STATUS_ACTIVE};
-    int qp[2], sp[2];
-    struct waker w;
-    uint64_t t0;
+    int qp[2], sp[2], r;
+    struct waker w = {.fd = -1};
+    uint64_t t0, ns;
 
     unit_group("nbdkit_nanosleep sleeps, and wakes early on shutdown");
     t0 = public_now_ns();
@@ -457,18 +465,28 @@ test_nanosleep(void)
     quit_fd = qp[0];
     w.fd = qp[1];
     w.flag = &quit;
-    CHECK(sleep_is_interrupted(&w));
+    r = sleep_with_waker(&w, 10, 0, &ns);
+    CHECK(r == -1 && errno == ESHUTDOWN && ns < UINT64_C(5000000000));
     quit = 0;
     close(qp[0]);
     close(qp[1]);
     quit_fd = -1;
 
-    /* The connection's status pipe wakes a sleep inside it. */
+    unit_group("nbdkit_nanosleep wakes early when the client is dropped");
     conn.status_pipe[0] = sp[0];
     threadlocal_set_conn(&conn);
     w.fd = sp[1];
     w.flag = NULL;
-    CHECK(sleep_is_interrupted(&w));
+    w.conn = &conn;
+    w.status = STATUS_DEAD;
+    r = sleep_with_waker(&w, 10, 0, &ns);
+    CHECK(r == -1 && errno == ESHUTDOWN && ns < UINT64_C(5000000000));
+
+    unit_group("a soft disconnect lets the sleep finish");
+    conn.status = STATUS_ACTIVE;
+    w.status = STATUS_SHUTDOWN;
+    r = sleep_with_waker(&w, 0, 300000000, &ns);
+    CHECK(r == 0 && ns >= 300000000);
     threadlocal_set_conn(NULL);
     close(sp[0]);
     close(sp[1]);
