@@ -571,6 +571,28 @@ scenario_starttls_refused(void)
     raw_check_in_sync(fd, SIMPLE);
 }
 
+/* A failed GO carries the plugin's error message (at most 4096 bytes)
+ * and the client may go on negotiating.
+ */
+static void
+scenario_error_message(void)
+{
+    int fd = raw_connect();
+    char opt[4 + 6 + 2] = {0, 0, 0, 6, 'n', 'o', 's', 'u', 'c', 'h', 0, 0};
+    char buf[8192];
+    uint32_t type, len;
+
+    raw_greet(fd, NBD_FLAG_C_FIXED_NEWSTYLE);
+    raw_send_option(fd, NBD_OPT_GO, opt, sizeof opt);
+    type = raw_recv_reply(fd, NBD_OPT_GO, buf, sizeof buf, &len);
+    CHECK(type == NBD_REP_ERR_UNKNOWN, "GO nosuch: reply %#" PRIx32, type);
+    CHECK(len > 0 && len <= NBD_MAX_STRING, "GO nosuch: message length %u",
+          len);
+    CHECK(strstr(buf, "nosuch") != NULL, "GO nosuch: message \"%s\"", buf);
+    raw_go(fd);
+    raw_check_in_sync(fd, SIMPLE);
+}
+
 /* ---- Scenarios: transmission ---- */
 
 /* Unknown commands and flags: EINVAL, and the stream stays in step
@@ -880,6 +902,7 @@ static const struct scenario scenarios[] = {
     {"export-name-after-ext", scenario_export_name_after_ext},
     {"bad-client-flags", scenario_bad_client_flags},
     {"starttls-refused", scenario_starttls_refused},
+    {"error-message", scenario_error_message},
     {"unknown-commands", scenario_unknown_commands},
     {"oversize-requests", scenario_oversize_requests},
     {"range-wrap", scenario_range_wrap},
