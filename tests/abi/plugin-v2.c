@@ -6,7 +6,9 @@
  * open, close, cleanup, unload).
  *
  * Callbacks append lines to the file named by log=, which plugin-v2.sh
- * checks.  Extents: the first half of the disk is data, the second half
+ * checks.  The plugin also keeps the key and value pointers it was given
+ * by .config without copying them, as nbdkit's ABI allows ("valid for the
+ * lifetime of the plugin"), and checks them again later.  Extents: the first half of the disk is data, the second half
  * a hole that reads as zeroes.
  */
 
@@ -24,6 +26,14 @@
 static int64_t size = 1048576; /* size=SIZE */
 static char *logname;          /* log=FILE, required */
 static unsigned char *disk;    /* shared by all exports */
+
+/* The .config strings as passed (not copied), and private copies. */
+#define MAX_PARAMS 8
+static struct {
+    const char *key, *value;
+    char *key_copy, *value_copy;
+} params[MAX_PARAMS];
+static size_t nparams;
 
 static void
 v2_log(const char *fs, ...) ATTRIBUTE_FORMAT_PRINTF(1, 2);
@@ -43,6 +53,19 @@ v2_log(const char *fs, ...)
     fclose(fp);
 }
 
+/* 1 if the server's .config strings still hold what they held. */
+static int
+v2_config_strings_valid(void)
+{
+    size_t i;
+
+    for (i = 0; i < nparams; i++)
+        if (strcmp(params[i].key, params[i].key_copy) != 0 ||
+            strcmp(params[i].value, params[i].value_copy) != 0)
+            return 0;
+    return 1;
+}
+
 static void
 v2_load(void)
 {
@@ -52,6 +75,17 @@ v2_load(void)
 static int
 v2_config(const char *key, const char *value)
 {
+    if (nparams < MAX_PARAMS) {
+        params[nparams].key = key;
+        params[nparams].value = value;
+        params[nparams].key_copy = strdup(key);
+        params[nparams].value_copy = strdup(value);
+        if (!params[nparams].key_copy || !params[nparams].value_copy) {
+            nbdkit_error("strdup: %m");
+            return -1;
+        }
+        nparams++;
+    }
     if (strcmp(key, "size") == 0) {
         size = nbdkit_parse_size(value);
         return size == -1 ? -1 : 0;
@@ -77,6 +111,7 @@ v2_config_complete(void)
         return -1;
     }
     v2_log("config_complete");
+    v2_log("config strings valid=%d", v2_config_strings_valid());
     return 0;
 }
 
@@ -109,8 +144,17 @@ v2_cleanup(void)
 static void
 v2_unload(void)
 {
-    if (logname)
+    size_t i;
+
+    if (logname) {
+        v2_log("config strings at unload valid=%d",
+               v2_config_strings_valid());
         v2_log("unload");
+    }
+    for (i = 0; i < nparams; i++) {
+        free(params[i].key_copy);
+        free(params[i].value_copy);
+    }
     free(disk);
     free(logname);
 }

@@ -3,7 +3,8 @@
 # plugin-v2.sh PLUGIN.so: a plugin built from tests/abi/plugin-v2.c against
 # our include/ with NBDKIT_API_VERSION 2 loads and serves: flags reach the
 # callbacks (native FUA, NO_HOLE, FAST_ZERO), extents, export list,
-# descriptions, default export, and the lifecycle callbacks in order.
+# descriptions, default export, the lifecycle callbacks in order, and the
+# lifetime of the .config key and value strings.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
 so=${1:?usage: plugin-v2.sh PLUGIN.so}
@@ -84,6 +85,9 @@ logged 'zero 4096 8192 may_trim=1 fast=0 fua=0'
 logged 'zero 4096 12288 may_trim=0 fast=0 fua=1'
 logged 'zero 4096 16384 may_trim=1 fast=1 fua=0'
 logged 'trim 4096 20480 fua=1'
+# .config strings stay valid for the plugin's lifetime (nbdkit-plugin(3)).
+logged 'config strings valid=1'
+logged 'config strings at unload valid=1'
 if grep -qx 'open export=' "$log"; then
     fail ".open saw an empty export name"
 fi
