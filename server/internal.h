@@ -205,6 +205,13 @@ void unlock_request(struct connection *conn);
  * fields are set; on failure returns -1 and the caller closes.
  */
 int protocol_handshake(struct connection *conn);
+int protocol_handshake_oldstyle(struct connection *conn);
+int protocol_handshake_newstyle(struct connection *conn);
+/* Open and prepare exportname and fill the negotiated fields of conn;
+ * on -1 nothing is left open.  Close again after NBD_OPT_INFO.
+ */
+int protocol_open_export(struct connection *conn, const char *exportname);
+void protocol_close_export(struct connection *conn);
 
 /* ---- protocol.c: transmission phase ---- */
 struct request {

@@ -15,12 +15,9 @@
 
 #include "internal.h"
 #include "minmax.h"
-#include "common/protocol/nbd-protocol.h"
+#include "nbd-protocol.h"
 
 /* Shared by the protocol-handshake*.c files. */
-int protocol_handshake_newstyle(struct connection *conn);
-int protocol_open_export(struct connection *conn, const char *exportname);
-void protocol_close_export(struct connection *conn);
 
 /* Options longer than this are a DoS: disconnect.  The largest sensible
  * option, SET_META_CONTEXT with many queries, fits easily.

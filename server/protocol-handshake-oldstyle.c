@@ -9,11 +9,9 @@
 #include <string.h>
 
 #include "internal.h"
-#include "common/protocol/nbd-protocol.h"
+#include "nbd-protocol.h"
 
 /* Shared by the protocol-handshake*.c files. */
-int protocol_handshake_oldstyle(struct connection *conn);
-int protocol_open_export(struct connection *conn, const char *exportname);
 
 int
 protocol_handshake_oldstyle(struct connection *conn)

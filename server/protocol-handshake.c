@@ -13,13 +13,7 @@
 
 #include "internal.h"
 #include "minmax.h"
-#include "common/protocol/nbd-protocol.h"
-
-/* Shared by the protocol-handshake*.c files. */
-int protocol_handshake_oldstyle(struct connection *conn);
-int protocol_handshake_newstyle(struct connection *conn);
-int protocol_open_export(struct connection *conn, const char *exportname);
-void protocol_close_export(struct connection *conn);
+#include "nbd-protocol.h"
 
 /* The largest READ or WRITE payload we accept, whatever the plugin says:
  * the protocol's default maximum, which every client honours.

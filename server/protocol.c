@@ -20,7 +20,7 @@
 
 #include "internal.h"
 #include "minmax.h"
-#include "common/protocol/nbd-protocol.h"
+#include "nbd-protocol.h"
 
 /* Payloads of rejected requests are read and discarded up to this size;
  * above it the client is attacking us and we disconnect.

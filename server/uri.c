@@ -1,2 +1,118 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* uri.c: not written yet. */
+/* uri.c: the NBD URI of the listening endpoint, for --run and
+ * --print-uri.  Forms (NBD URI spec, preferred spellings):
+ *
+ *   nbd://localhost[:PORT][/EXPORT]      TCP
+ *   nbd+unix://[/EXPORT]?socket=PATH     unix socket
+ *
+ * with nbds when TLS is required.  There is none for -s or socket
+ * activation: the server does not know how clients reach it.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "options.h"
+
+/* Write s percent-encoded, keeping unreserved characters and '/'. */
+static void
+uri_quote(FILE *fp, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = *s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || strchr("-._~/", c))
+            fputc(c, fp);
+        else
+            fprintf(fp, "%%%02X", c);
+    }
+}
+
+static void
+uri_export(FILE *fp)
+{
+    if (exportname_from_cli && *exportname_from_cli) {
+        fputc('/', fp);
+        uri_quote(fp, exportname_from_cli);
+    }
+}
+
+/* With --tls=require, where the client finds its credentials. */
+static void
+uri_tls_params(FILE *fp, char sep)
+{
+    if (tls != 2)
+        return;
+    if (tls_psk) {
+        fprintf(fp, "%ctls-psk-file=", sep);
+        uri_quote(fp, tls_psk);
+    } else if (tls_certificates_dir) {
+        fprintf(fp, "%ctls-certificates=", sep);
+        uri_quote(fp, tls_certificates_dir);
+    }
+}
+
+static void
+uri_write_tcp(FILE *fp)
+{
+    fputs(tls == 2 ? "nbds://" : "nbd://", fp);
+    if (ipaddr == NULL)
+        fputs("localhost", fp);
+    else if (strchr(ipaddr, ':'))
+        fprintf(fp, "[%s]", ipaddr);
+    else
+        fputs(ipaddr, fp);
+    if (port && strcmp(port, "10809") != 0)
+        fprintf(fp, ":%s", port);
+    uri_export(fp);
+    uri_tls_params(fp, '?');
+}
+
+static void
+uri_write_unix(FILE *fp)
+{
+    fputs(tls == 2 ? "nbds+unix://" : "nbd+unix://", fp);
+    uri_export(fp);
+    fputs("?socket=", fp);
+    uri_quote(fp, unixsocket);
+    uri_tls_params(fp, '&');
+}
+
+char *
+uri_make(void)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    if (listen_stdin || socket_activation)
+        return NULL;
+    fp = open_memstream(&s, &len);
+    if (fp == NULL) {
+        nbdkit_error("open_memstream: %m");
+        return NULL;
+    }
+    if (unixsocket)
+        uri_write_unix(fp);
+    else
+        uri_write_tcp(fp);
+    if (fclose(fp) == EOF) {
+        nbdkit_error("open_memstream: %m");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void
+uri_print(void)
+{
+    CLEANUP_FREE char *uri = uri_make();
+
+    if (uri == NULL)
+        return;
+    printf("%s\n", uri);
+    fflush(stdout);
+}
