@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
 # clients.sh: helpers shared by tests/clients/ and tests/abi/, sourced after
 # tests/lib.sh.
 
