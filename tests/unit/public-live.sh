@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # The nbdkit_* connection functions see the real connection: a test
 # plugin reports what they return inside .open, and the list_exports
-# helpers reach the client.
+# helpers (nbdkit_add_export, nbdkit_use_default_export) reach the
+# client.
 . "$(dirname "$0")/../lib.sh"
 requires nbdsh
 plugin="$1"
@@ -27,6 +28,7 @@ h.opt_list(lambda name, desc: names.append((name, desc)))
 h.opt_abort()
 print(names)
 assert ("listed", "a listed export") in names, names
+assert any(n == "default-0" for n, d in names), names
 PY
 
 # The default export's name is interned inside the connection.

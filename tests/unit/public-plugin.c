@@ -20,13 +20,12 @@ struct handle {
     char report[DISK_SIZE]; /* zero-padded text */
 };
 
-/* nbdkit_use_default_export is not called: server/nbdx.syms does not
- * export it yet, and a plugin using it would fail to load.
- */
 static int
 public_list_exports(int readonly, int is_tls, struct nbdkit_exports *exports)
 {
-    return nbdkit_add_export(exports, "listed", "a listed export");
+    if (nbdkit_add_export(exports, "listed", "a listed export") == -1)
+        return -1;
+    return nbdkit_use_default_export(exports);
 }
 
 static const char *
