@@ -100,6 +100,19 @@ order=$(awk '!seen[$1]++ { print $1 }' "$log" |
 expect_eq "lifecycle order" \
     "config_complete get_ready after_fork preconnect open close cleanup unload " \
     "$order"
+# The same through an @PATH parameter file (servers whose --help has it).
+if "$NBDX" --help | grep -q '@PATH'; then
+    printf 'size=512K\n# a comment\nlog=%s\n' "$tmp/log2" >"$tmp/params"
+    start_server -U "$tmp/sock2" "$so" @"$tmp/params"
+    nbdsh -u "nbd+unix:///alpha?socket=$tmp/sock2" \
+        -c 'assert h.get_size() == 524288'
+    stop_server
+    cat "$tmp/log2"
+    grep -qxF 'config strings valid=1' "$tmp/log2" ||
+        fail "@PATH: .config strings changed before config_complete"
+    grep -qxF 'config strings at unload valid=1' "$tmp/log2" ||
+        fail "@PATH: .config strings changed before unload"
+fi
 expect_eq "opens matched by closes" "$(grep -c '^open ' "$log")" \
     "$(grep -cx close "$log")"
 exit $status
