@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio nbdfuse fuse3 socat
-  gnutls-bin nbdkit e2fsprogs util-linux"
+  gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace"
 
 install_missing() {
     missing=""

@@ -274,9 +274,14 @@ newstyle_send_infos(struct connection *conn, uint32_t option,
 static void
 newstyle_finish(struct connection *conn, const struct handshake *hs)
 {
+    const char *meta_export = hs->meta_selected ? hs->meta_export : NULL;
+
+    /* conn->exportname is canonical: "" became the default export. */
+    if (meta_export && *meta_export == '\0')
+        meta_export = backend_default_export(top, read_only, conn->using_tls);
     conn->meta_context_base_allocation =
-        hs->meta_selected && conn->structured_replies &&
-        strcmp(hs->meta_export, conn->exportname) == 0;
+        meta_export && conn->structured_replies &&
+        strcmp(meta_export, conn->exportname) == 0;
 }
 
 static int

@@ -130,6 +130,14 @@ protocol_open_export(struct connection *conn, const char *exportname)
     struct context *c;
     char *name;
 
+    /* The empty name means the default export: the plugin names it, and
+     * .open and nbdkit_export_name see that name, as in nbdkit.
+     */
+    if (*exportname == '\0') {
+        exportname = backend_default_export(top, read_only, conn->using_tls);
+        if (exportname == NULL)
+            return -1;
+    }
     name = strdup(exportname);
     if (name == NULL) {
         nbdkit_error("strdup: %m");
@@ -138,7 +146,7 @@ protocol_open_export(struct connection *conn, const char *exportname)
     free(conn->exportname);
     conn->exportname = name;
 
-    c = backend_open(top, read_only, exportname, conn->using_tls, conn);
+    c = backend_open(top, read_only, name, conn->using_tls, conn);
     if (c == NULL)
         return -1;
     if (backend_prepare(c) == -1) {

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # lib.sh: shared helpers for the shell tests.  Source it with
-#   . "$(dirname "$0")/../lib.sh"      (from a tests/SUBDIR/ script)
+#   . "$SRCDIR/tests/lib.sh"
 # The meson test environment sets NBDX (the server binary), SRCDIR and
 # BUILDDIR.  Every test runs in its own scratch directory, $tmp, which is
 # removed at exit along with any server started by start_server.
@@ -64,11 +64,13 @@ start_server() {
     return 1
 }
 
-# Stop the server started last and wait for it.
+# Stop the server started last and wait for it.  Like nbdkit, nbdx leaves
+# its unix socket behind; remove $sock so the next server can bind it.
 stop_server() {
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
+    rm -f "$sock"
 }
 
 # nbdsh with the socket of start_server: nbdsh_u -c 'PYTHON'
