@@ -12,7 +12,7 @@ set -x
 start_server -U "$sock" memory 64M
 fio --name=nbdverify --ioengine=nbd --uri="$uri" \
     --rw=randwrite --bsrange=4k-64k --size=32M --iodepth=16 \
-    --verify=crc32c --verify_fatal=1 --do_verify=1 \
+    --verify=crc32c --verify_fatal=1 --do_verify=1 --verify_state_save=0 \
     --runtime=20 --output-format=json --output="$tmp/fio.json"
 cat "$tmp/fio.json"
 python3 - "$tmp/fio.json" <<'PY'
