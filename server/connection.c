@@ -92,6 +92,29 @@ conn_set_status(struct connection *conn, enum conn_status status)
 
 /* ---- socket I/O ---- */
 
+/* After the server was told to quit, requests a client has already sent
+ * are still read, so they get ESHUTDOWN replies rather than silence, for
+ * at most QUIT_GRACE_MS.  Then, or once the client has nothing more to
+ * send, reading stops and the connection closes.
+ */
+#define QUIT_GRACE_MS 2000
+
+static int
+conn_quit_grace(struct connection *conn, short readable)
+{
+    if (!conn->transmission || !readable) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    if (conn->deadline_ms == 0)
+        conn->deadline_ms = now_ms() + QUIT_GRACE_MS;
+    else if (now_ms() >= conn->deadline_ms) {
+        errno = ESHUTDOWN;
+        return -1;
+    }
+    return 0;
+}
+
 /* Wait until fd is readable.  Fails with ESHUTDOWN when the server quits
  * or the connection is dropped, ETIMEDOUT past the deadline.
  */
@@ -123,11 +146,12 @@ conn_wait_readable(struct connection *conn, int fd)
         errno = ETIMEDOUT;
         return -1;
     }
-    if (fds[1].revents ||
-        (fds[2].revents && conn_get_status(conn) <= STATUS_CLIENT_DONE)) {
+    if (fds[2].revents && conn_get_status(conn) <= STATUS_CLIENT_DONE) {
         errno = ESHUTDOWN;
         return -1;
     }
+    if (fds[1].revents)
+        return conn_quit_grace(conn, fds[0].revents);
     return 0;
 }
 
@@ -378,6 +402,9 @@ conn_read_request(struct connection *conn)
 
     if (conn_get_status(conn) <= STATUS_CLIENT_DONE)
         return NULL;
+    /* A client streaming requests cannot hold a quitting server. */
+    if (quit && conn_quit_grace(conn, 1) == -1)
+        return NULL;
     q = malloc(sizeof *q);
     if (q == NULL) {
         nbdkit_error("malloc: %m");
@@ -480,6 +507,7 @@ conn_run(struct connection *conn)
     if (protocol_handshake(conn) == -1)
         return;
     conn->deadline_ms = 0;
+    conn->transmission = true;
     if (thread_model >= NBDKIT_THREAD_MODEL_PARALLEL && threads > 1)
         conn_serve_parallel(conn);
     else

@@ -147,7 +147,9 @@ struct connection {
     int sockin, sockout; /* the same fd except in -s mode */
     bool sockout_is_socket; /* else a pipe: write(2), not send(2) */
     uint64_t deadline_ms;   /* CLOCK_MONOTONIC; reads fail with ETIMEDOUT
-                               after it.  0 = none.  Set for the handshake */
+                               after it.  0 = none.  Set for the handshake
+                               and for the grace period after quit */
+    bool transmission;      /* the handshake is over; reader thread only */
     /* Socket I/O.  recv reads exactly len bytes: 0 on success, -1 on
      * error or EOF (errno 0 for a clean EOF at a message boundary).
      * send writes all of buf: 0 or -1.  The TLS layer replaces these.
