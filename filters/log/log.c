@@ -1,0 +1,608 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* log.c: write one line per connection event and per request to a file.
+ *
+ * Lines look like nbdkit's log filter, so scripts that read those logs
+ * keep working:
+ *
+ *   2026-01-02 03:04:05.678901 connection=1 Read id=1 offset=0x0 count=0x200
+ * ... 2026-01-02 03:04:05.678950 connection=1 ...Read id=1 return=0
+ *
+ * A request is logged twice, when it starts ("...") and when it ends
+ * (its return value, and its error name on failure), so slow or hung
+ * requests show up.  Request ids count per connection from 1.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <nbdkit-filter.h>
+
+/* logfile=FILE, absolute; owned, freed at unload.  Without it the filter
+ * is inactive, as nbdkit's is.
+ */
+static char *logfilename;
+static bool logappend; /* logappend=BOOL */
+
+/* The log, open from get_ready until unload, or NULL if inactive.  Lock order:
+ * this is a leaf lock; nothing else is taken while it is held.
+ */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static FILE *logfile;             /* guarded by log_lock */
+static uint64_t connections;      /* guarded by log_lock */
+static uint64_t preconnects;      /* guarded by log_lock */
+static uint64_t list_exports_ids; /* guarded by log_lock */
+
+/* One connection. */
+struct handle {
+    uint64_t connection; /* number in the log, from connections */
+    uint64_t id;         /* last request id; atomic */
+    char *exportname;    /* owned; what the client asked for */
+    int tls;
+    bool connected; /* Connect was logged; written by prepare only */
+};
+
+static void
+log_unload(void)
+{
+    if (logfile)
+        fclose(logfile);
+    free(logfilename);
+}
+
+static int
+log_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
+           const char *value)
+{
+    int r;
+
+    if (strcmp(key, "logfile") == 0) {
+        free(logfilename);
+        logfilename = nbdkit_absolute_path(value);
+        return logfilename == NULL ? -1 : 0;
+    }
+    if (strcmp(key, "logappend") == 0) {
+        r = nbdkit_parse_bool(value);
+        if (r == -1)
+            return -1;
+        logappend = r;
+        return 0;
+    }
+    return next(nxdata, key, value);
+}
+
+#define log_config_help                                                        \
+    "logfile=<FILE>               The file to place the log in.\n"             \
+    "logappend=<BOOL>             True to append to the log (default false)."
+
+/* Whether lines are written.  logfile changes only in get_ready and
+ * unload, when no request runs, so reading it without the lock is safe.
+ */
+static bool
+log_active(void)
+{
+    return logfile != NULL;
+}
+
+/* Write one line: timestamp, "connection=N " when h is not NULL, then
+ * text.  Flushed at once so the log is complete even after a crash.
+ */
+static void
+log_write(const struct handle *h, const char *text)
+{
+    struct timeval tv;
+    struct tm tm;
+    char stamp[32];
+
+    /* The time is taken under the lock so it never goes back in the file. */
+    pthread_mutex_lock(&log_lock);
+    gettimeofday(&tv, NULL);
+    localtime_r(&tv.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+    if (logfile) {
+        fprintf(logfile, "%s.%06ld ", stamp, (long)tv.tv_usec);
+        if (h)
+            fprintf(logfile, "connection=%" PRIu64 " ", h->connection);
+        fprintf(logfile, "%s\n", text);
+        fflush(logfile);
+    }
+    pthread_mutex_unlock(&log_lock);
+}
+
+/* printf into a new line of the log. */
+static void log_printf(const struct handle *h, const char *fs, ...)
+    ATTRIBUTE_FORMAT_PRINTF(2, 3);
+
+static void
+log_printf(const struct handle *h, const char *fs, ...)
+{
+    va_list args;
+    char *text;
+    int r;
+
+    if (!log_active())
+        return;
+    va_start(args, fs);
+    r = vasprintf(&text, fs, args);
+    va_end(args);
+    if (r == -1) {
+        nbdkit_error("log: vasprintf: %m");
+        return;
+    }
+    log_write(h, text);
+    free(text);
+}
+
+static int
+log_get_ready(int thread_model)
+{
+    if (logfilename == NULL)
+        return 0;
+    /* Still single-threaded here: no lock needed. */
+    logfile = fopen(logfilename, logappend ? "ae" : "we");
+    if (logfile == NULL) {
+        nbdkit_error("open: %s: %m", logfilename);
+        return -1;
+    }
+    log_printf(NULL, "Ready thread_model=%d", thread_model);
+    return 0;
+}
+
+static int
+log_after_fork(nbdkit_backend *backend)
+{
+    log_printf(NULL, "Fork");
+    return 0;
+}
+
+/* Take the next value of a counter guarded by log_lock. */
+static uint64_t
+log_next_id(uint64_t *counter)
+{
+    uint64_t id;
+
+    pthread_mutex_lock(&log_lock);
+    id = ++*counter;
+    pthread_mutex_unlock(&log_lock);
+    return id;
+}
+
+/* Append the error name for a failed call, or nothing. */
+static void
+log_print_result(FILE *fp, int r, int err)
+{
+    const char *name;
+
+    fprintf(fp, " return=%d", r);
+    if (r != -1)
+        return;
+    name = strerrorname_np(err);
+    if (name)
+        fprintf(fp, " error=%s", name);
+    else
+        fprintf(fp, " error=%d", err);
+}
+
+/* Print s so that a shell would read it back as one word: bare when
+ * it is made only of safe characters, else double-quoted with \, ", $
+ * and ` escaped and other bytes as \xNN.
+ */
+static void
+log_print_quoted(FILE *fp, const char *s)
+{
+    const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       "0123456789_-+=.,:/@%";
+    const unsigned char *p;
+
+    if (*s != '\0' && strspn(s, safe) == strlen(s)) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (p = (const unsigned char *)s; *p; p++) {
+        if (strchr("\\\"$`", *p))
+            fprintf(fp, "\\%c", *p);
+        else if (*p < 0x20 || *p >= 0x7f)
+            fprintf(fp, "\\x%02x", *p);
+        else
+            fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+static int
+log_preconnect(nbdkit_next_preconnect *next, nbdkit_backend *nxdata,
+               int readonly)
+{
+    uint64_t id = log_next_id(&preconnects);
+    int r;
+
+    log_printf(NULL, "Preconnect id=%" PRIu64 " readonly=%d ...", id, readonly);
+    r = next(nxdata, readonly);
+    log_printf(NULL, "...Preconnect id=%" PRIu64 " return=%d", id, r);
+    return r;
+}
+
+/* "...ListExports id=N exports=(a b c) return=R" */
+static void
+log_list_exports_end(uint64_t id, struct nbdkit_exports *exports, int r)
+{
+    char *text = NULL;
+    size_t len = 0, i, n;
+    FILE *fp;
+
+    if (!log_active())
+        return;
+    fp = open_memstream(&text, &len);
+    if (fp == NULL) {
+        nbdkit_error("log: open_memstream: %m");
+        return;
+    }
+    fprintf(fp, "...ListExports id=%" PRIu64, id);
+    if (r == 0) {
+        fprintf(fp, " exports=(");
+        n = nbdkit_exports_count(exports);
+        for (i = 0; i < n; i++) {
+            if (i > 0)
+                fputc(' ', fp);
+            log_print_quoted(fp, nbdkit_get_export(exports, i).name);
+        }
+        fputc(')', fp);
+    }
+    fprintf(fp, " return=%d", r);
+    if (fclose(fp) == 0)
+        log_write(NULL, text);
+    free(text);
+}
+
+static int
+log_list_exports(nbdkit_next_list_exports *next, nbdkit_backend *nxdata,
+                 int readonly, int is_tls, struct nbdkit_exports *exports)
+{
+    uint64_t id = log_next_id(&list_exports_ids);
+    int r;
+
+    log_printf(NULL, "ListExports id=%" PRIu64 " readonly=%d tls=%d ...", id,
+               readonly, is_tls);
+    r = next(nxdata, readonly, exports);
+    log_list_exports_end(id, exports, r);
+    return r;
+}
+
+static void *
+log_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
+         const char *exportname, int is_tls)
+{
+    struct handle *h;
+
+    if (next(context, readonly, exportname) == -1)
+        return NULL;
+    h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        nbdkit_error("calloc: %m");
+        return NULL;
+    }
+    h->exportname = strdup(exportname);
+    if (h->exportname == NULL) {
+        nbdkit_error("strdup: %m");
+        free(h);
+        return NULL;
+    }
+    h->tls = is_tls;
+    h->connection = log_next_id(&connections);
+    return h;
+}
+
+static void
+log_close(void *handle)
+{
+    struct handle *h = handle;
+
+    if (h->connected)
+        log_printf(h, "Disconnect transactions=%" PRIu64,
+                   __atomic_load_n(&h->id, __ATOMIC_SEQ_CST));
+    free(h->exportname);
+    free(h);
+}
+
+/* What the layers below answer, for the Connect line. */
+struct log_caps {
+    int64_t size;
+    uint32_t minimum, preferred, maximum;
+    int write, flush, rotational, trim, zero, fua, extents, cache, fast_zero;
+};
+
+static int
+log_get_caps(nbdkit_next *next, struct log_caps *c)
+{
+    c->size = next->get_size(next);
+    if (c->size == -1 ||
+        next->block_size(next, &c->minimum, &c->preferred, &c->maximum) == -1)
+        return -1;
+    if ((c->write = next->can_write(next)) == -1 ||
+        (c->flush = next->can_flush(next)) == -1 ||
+        (c->rotational = next->is_rotational(next)) == -1 ||
+        (c->trim = next->can_trim(next)) == -1 ||
+        (c->zero = next->can_zero(next)) == -1 ||
+        (c->fua = next->can_fua(next)) == -1 ||
+        (c->extents = next->can_extents(next)) == -1 ||
+        (c->cache = next->can_cache(next)) == -1 ||
+        (c->fast_zero = next->can_fast_zero(next)) == -1)
+        return -1;
+    return 0;
+}
+
+/* Log the Connect line: the export, TLS and what the client will be
+ * offered.
+ */
+static int
+log_prepare(nbdkit_next *next, void *handle, int readonly)
+{
+    struct handle *h = handle;
+    struct log_caps c;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    h->connected = true;
+    if (!log_active())
+        return 0;
+    if (log_get_caps(next, &c) == -1)
+        return -1;
+    fp = open_memstream(&text, &len);
+    if (fp == NULL) {
+        nbdkit_error("log: open_memstream: %m");
+        return -1;
+    }
+    fprintf(fp, "Connect export=");
+    log_print_quoted(fp, h->exportname);
+    fprintf(fp,
+            " tls=%d size=0x%" PRIx64 " minsize=0x%" PRIx32
+            " prefsize=0x%" PRIx32 " maxsize=0x%" PRIx32
+            " write=%d flush=%d rotational=%d trim=%d zero=%d fua=%d"
+            " extents=%d cache=%d fast_zero=%d",
+            h->tls, (uint64_t)c.size, c.minimum, c.preferred, c.maximum,
+            c.write, c.flush, c.rotational, c.trim, c.zero, c.fua, c.extents,
+            c.cache, c.fast_zero);
+    if (fclose(fp) == 0)
+        log_write(h, text);
+    free(text);
+    return 0;
+}
+
+/* Log the start of a request and return its id.  fs describes the
+ * arguments; " ..." is appended.
+ */
+static uint64_t log_begin(struct handle *h, const char *act, const char *fs,
+                          ...) ATTRIBUTE_FORMAT_PRINTF(3, 4);
+
+static uint64_t
+log_begin(struct handle *h, const char *act, const char *fs, ...)
+{
+    uint64_t id = __atomic_add_fetch(&h->id, 1, __ATOMIC_SEQ_CST);
+    char *args;
+    va_list ap;
+    int r;
+
+    if (!log_active())
+        return id;
+    va_start(ap, fs);
+    r = vasprintf(&args, fs, ap);
+    va_end(ap);
+    if (r == -1) {
+        nbdkit_error("log: vasprintf: %m");
+        return id;
+    }
+    log_printf(h, "%s id=%" PRIu64 "%s%s ...", act, id, *args ? " " : "", args);
+    free(args);
+    return id;
+}
+
+/* Log the end of a request: "...Act id=N return=R [error=E]". */
+static void
+log_end(struct handle *h, const char *act, uint64_t id, int r, int err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    if (!log_active())
+        return;
+    fp = open_memstream(&text, &len);
+    if (fp == NULL) {
+        nbdkit_error("log: open_memstream: %m");
+        return;
+    }
+    fprintf(fp, "...%s id=%" PRIu64, act, id);
+    log_print_result(fp, r, err);
+    if (fclose(fp) == 0)
+        log_write(h, text);
+    free(text);
+}
+
+static int
+log_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
+          uint64_t offset, uint32_t flags, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Read", "offset=0x%" PRIx64 " count=0x%" PRIx32,
+                   offset, count);
+    r = next->pread(next, buf, count, offset, flags, err);
+    log_end(handle, "Read", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static int
+log_pwrite(nbdkit_next *next, void *handle, const void *buf, uint32_t count,
+           uint64_t offset, uint32_t flags, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Write",
+                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d", offset,
+                   count, !!(flags & NBDKIT_FLAG_FUA));
+    r = next->pwrite(next, buf, count, offset, flags, err);
+    log_end(handle, "Write", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static int
+log_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Flush", "%s", "");
+    r = next->flush(next, flags, err);
+    log_end(handle, "Flush", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static int
+log_trim(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+         uint32_t flags, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Trim",
+                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d", offset,
+                   count, !!(flags & NBDKIT_FLAG_FUA));
+    r = next->trim(next, count, offset, flags, err);
+    log_end(handle, "Trim", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static int
+log_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+         uint32_t flags, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(
+        handle, "Zero",
+        "offset=0x%" PRIx64 " count=0x%" PRIx32 " trim=%d fua=%d fast=%d",
+        offset, count, !!(flags & NBDKIT_FLAG_MAY_TRIM),
+        !!(flags & NBDKIT_FLAG_FUA), !!(flags & NBDKIT_FLAG_FAST_ZERO));
+    r = next->zero(next, count, offset, flags, err);
+    log_end(handle, "Zero", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static int
+log_cache(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+          uint32_t flags, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Cache", "offset=0x%" PRIx64 " count=0x%" PRIx32,
+                   offset, count);
+    r = next->cache(next, count, offset, flags, err);
+    log_end(handle, "Cache", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+/* The extent type as nbdkit's log writes it: "", "hole", "zero" or
+ * "hole,zero".
+ */
+static const char *
+log_extent_type(uint32_t type)
+{
+    switch (type & (NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO)) {
+    case NBDKIT_EXTENT_HOLE:
+        return "hole";
+    case NBDKIT_EXTENT_ZERO:
+        return "zero";
+    case NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO:
+        return "hole,zero";
+    default:
+        return "";
+    }
+}
+
+/* "...Extents id=N extents=(OFF LEN "TYPE" ...) return=R" */
+static void
+log_extents_end(struct handle *h, uint64_t id, struct nbdkit_extents *extents,
+                int r, int err)
+{
+    char *text = NULL;
+    size_t len = 0, i, n;
+    struct nbdkit_extent e;
+    FILE *fp;
+
+    if (!log_active())
+        return;
+    fp = open_memstream(&text, &len);
+    if (fp == NULL) {
+        nbdkit_error("log: open_memstream: %m");
+        return;
+    }
+    fprintf(fp, "...Extents id=%" PRIu64, id);
+    if (r == 0) {
+        fprintf(fp, " extents=(");
+        n = nbdkit_extents_count(extents);
+        for (i = 0; i < n; i++) {
+            e = nbdkit_get_extent(extents, i);
+            fprintf(fp, "%s0x%" PRIx64 " 0x%" PRIx64 " \"%s\"",
+                    i > 0 ? " " : "", e.offset, e.length,
+                    log_extent_type(e.type));
+        }
+        fputc(')', fp);
+    }
+    log_print_result(fp, r, err);
+    if (fclose(fp) == 0)
+        log_write(h, text);
+    free(text);
+}
+
+static int
+log_extents(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+            uint32_t flags, struct nbdkit_extents *extents, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Extents",
+                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " req_one=%d",
+                   offset, count, !!(flags & NBDKIT_FLAG_REQ_ONE));
+    r = next->extents(next, count, offset, flags, extents, err);
+    log_extents_end(handle, id, extents, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static struct nbdkit_filter filter = {
+    .name = "log",
+    .longname = "nbdx log filter",
+    .unload = log_unload,
+    .config = log_config,
+    .config_help = log_config_help,
+    .get_ready = log_get_ready,
+    .after_fork = log_after_fork,
+    .preconnect = log_preconnect,
+    .list_exports = log_list_exports,
+    .open = log_open,
+    .close = log_close,
+    .prepare = log_prepare,
+    .pread = log_pread,
+    .pwrite = log_pwrite,
+    .flush = log_flush,
+    .trim = log_trim,
+    .zero = log_zero,
+    .extents = log_extents,
+    .cache = log_cache,
+};
+
+NBDKIT_REGISTER_FILTER(filter)
