@@ -352,7 +352,6 @@ log_prepare(nbdkit_next *next, void *handle, int readonly)
     size_t len = 0;
     FILE *fp;
 
-    h->connected = true;
     if (!log_active())
         return 0;
     if (log_get_caps(next, &c) == -1)
@@ -375,6 +374,7 @@ log_prepare(nbdkit_next *next, void *handle, int readonly)
     if (fclose(fp) == 0)
         log_write(h, text);
     free(text);
+    h->connected = true;
     return 0;
 }
 
