@@ -639,6 +639,7 @@ main_search_build(const char *name, const char *kind)
 {
     CLEANUP_FREE char *self = main_self_path();
     CLEANUP_FREE char *dir = NULL;
+    CLEANUP_FREE char *real = NULL;
     char *slash = self ? strrchr(self, '/') : NULL;
 
     if (slash == NULL)
@@ -646,7 +647,11 @@ main_search_build(const char *name, const char *kind)
     *slash = '\0';
     if (asprintf(&dir, "%s/../%ss/%s", self, kind, name) == -1)
         fatal("asprintf: %m");
-    return main_if_file(main_join(dir, "", name, kind));
+    /* Canonical, so debug messages and --dump-plugin show a clean path. */
+    real = realpath(dir, NULL);
+    if (real == NULL)
+        return NULL;
+    return main_if_file(main_join(real, "", name, kind));
 }
 
 /* An executable PLUGINDIR/nbdkit-NAME-plugin (a script whose #! line
@@ -723,14 +728,16 @@ main_load_stack(const char *plugin_arg)
     CLEANUP_FREE char *path = main_find_plugin(plugin_arg, plugin_arg);
     size_t i;
 
+    /* Each load leaves the layer's name as the thread's log name. */
     top = plugin_load(path, main_is_short_name(plugin_arg) ? plugin_arg : NULL);
+    threadlocal_set_name(NULL);
     for (i = filters.len; i-- > 0;) {
         CLEANUP_FREE char *fpath = main_find_filter(filters.ptr[i]);
         top = filter_load(top, fpath,
                           main_is_short_name(filters.ptr[i]) ? filters.ptr[i]
                                                              : NULL);
+        threadlocal_set_name(NULL);
     }
-    threadlocal_set_name(NULL);
 }
 
 /* KEY as in KEY=VALUE: a letter, then letters, digits, '_', '-', '.'. */
