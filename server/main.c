@@ -948,21 +948,32 @@ main_daemonise(void)
     close(fd);
 }
 
+/* Opened before privileges are dropped, written once ready. */
+static int pidfile_fd = -1;
+
+static void
+main_open_pidfile(void)
+{
+    if (pidfile == NULL)
+        return;
+    pidfile_fd = open(
+        pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC, 0644);
+    if (pidfile_fd == -1)
+        fatal("open: %s: %m", pidfile);
+}
+
 static void
 main_write_pidfile(void)
 {
     char buf[32];
-    int fd, len;
+    int len;
 
-    if (pidfile == NULL)
+    if (pidfile_fd == -1)
         return;
-    fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC,
-              0644);
-    if (fd == -1)
-        fatal("open: %s: %m", pidfile);
     len = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
-    if (write(fd, buf, len) != len || close(fd) == -1)
+    if (write(pidfile_fd, buf, len) != len || close(pidfile_fd) == -1)
         fatal("write: %s: %m", pidfile);
+    pidfile_fd = -1;
     debug("wrote pidfile %s", pidfile);
 }
 
@@ -970,6 +981,7 @@ main_write_pidfile(void)
 static void
 main_serve_stdin(void)
 {
+    main_open_pidfile();
     usergroup_change();
     main_layers_bottom_up(main_after_fork, "after_fork");
     main_write_pidfile();
@@ -983,6 +995,7 @@ main_serve_sockets(void)
     size_t i;
 
     main_make_private_socket();
+    main_open_pidfile();
     sockets_bind(&fds);
     usergroup_change();
     if (print_uri)
