@@ -1,18 +1,23 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* log.c: write one line per connection event and per request to a file.
+/* log.c: log every connection event and request, to a file or a script.
  *
- * Lines look like nbdkit's log filter, so scripts that read those logs
+ * Lines look like nbdkit's log filter, so tools that read those logs
  * keep working:
  *
  *   2026-01-02 03:04:05.678901 connection=1 Read id=1 offset=0x0 count=0x200
  * ... 2026-01-02 03:04:05.678950 connection=1 ...Read id=1 return=0
  *
- * A request is logged twice, when it starts ("...") and when it ends
- * (its return value, and its error name on failure), so slow or hung
- * requests show up.  Request ids count per connection from 1.
+ * A request is logged twice, when it starts (ENTER, ending "...") and
+ * when it ends (LEAVE, starting "...", with its return value and its
+ * error name on failure), so slow or hung requests show up.  Other
+ * events are one PRINT line.  Request ids count per connection from 1.
+ *
+ * Every event is built once as "key=value ..." in shell syntax; the
+ * same text makes the file line and the variables of the log script.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,21 +27,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nbdkit-filter.h>
 
-/* logfile=FILE, absolute; owned, freed at unload.  Without it the filter
- * is inactive, as nbdkit's is.
- */
+/* logfile=FILE, absolute; owned, freed at unload. */
 static char *logfilename;
 static bool logappend; /* logappend=BOOL */
+/* logscript=SCRIPT, run by bash for each event; owned, freed at unload.
+ * With neither logfile nor logscript the filter is inactive, as nbdkit's
+ * is.
+ */
+static char *logscript;
 
-/* The log, open from get_ready until unload, or NULL if inactive.  Lock order:
- * this is a leaf lock; nothing else is taken while it is held.
+/* Lock order: log_lock is a leaf lock; nothing else is taken while it is
+ * held, and no script runs under it.
  */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *logfile;             /* guarded by log_lock */
+static FILE *logfile;             /* guarded by log_lock; open from
+                                     get_ready until unload, or NULL */
 static uint64_t connections;      /* guarded by log_lock */
 static uint64_t preconnects;      /* guarded by log_lock */
 static uint64_t list_exports_ids; /* guarded by log_lock */
@@ -50,12 +61,15 @@ struct handle {
     bool connected; /* Connect was logged; written by prepare only */
 };
 
+enum log_type { LOG_ENTER, LOG_LEAVE, LOG_PRINT };
+
 static void
 log_unload(void)
 {
     if (logfile)
         fclose(logfile);
     free(logfilename);
+    free(logscript);
 }
 
 static int
@@ -69,6 +83,15 @@ log_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
         logfilename = nbdkit_absolute_path(value);
         return logfilename == NULL ? -1 : 0;
     }
+    if (strcmp(key, "logscript") == 0) {
+        free(logscript);
+        logscript = strdup(value);
+        if (logscript == NULL) {
+            nbdkit_error("strdup: %m");
+            return -1;
+        }
+        return 0;
+    }
     if (strcmp(key, "logappend") == 0) {
         r = nbdkit_parse_bool(value);
         if (r == -1)
@@ -81,15 +104,18 @@ log_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
 
 #define log_config_help                                                        \
     "logfile=<FILE>               The file to place the log in.\n"             \
-    "logappend=<BOOL>             True to append to the log (default false)."
+    "logappend=<BOOL>             True to append to the log (default "         \
+    "false).\n"                                                                \
+    "logscript=<SCRIPT>           Script to run for logging."
 
-/* Whether lines are written.  logfile changes only in get_ready and
- * unload, when no request runs, so reading it without the lock is safe.
+/* Whether events are logged.  logfile changes only in get_ready and
+ * unload, and logscript only in config, when no request runs, so
+ * reading them without the lock is safe.
  */
 static bool
 log_active(void)
 {
-    return logfile != NULL;
+    return logfile != NULL || logscript != NULL;
 }
 
 /* Write one line: timestamp, "connection=N " when h is not NULL, then
@@ -117,12 +143,95 @@ log_write(const struct handle *h, const char *text)
     pthread_mutex_unlock(&log_lock);
 }
 
-/* printf into a new line of the log. */
-static void log_printf(const struct handle *h, const char *fs, ...)
-    ATTRIBUTE_FORMAT_PRINTF(2, 3);
+/* Run /bin/bash -c text without waiting for it: the child forks the shell
+ * and exits at once, so the shell is reparented and never a zombie of
+ * ours.  Only async-signal-safe calls between fork and exec.  The
+ * shell's stdin and stdout are /dev/null (they may be the client
+ * socket with -s); stderr is the server's.
+ */
+static void
+log_script_spawn(const char *text)
+{
+    char bash[] = "bash", dash_c[] = "-c";
+    char *const argv[] = {bash, dash_c, (char *)text, NULL};
+    pid_t pid;
+    int fd;
+
+    pid = fork();
+    if (pid == -1) {
+        nbdkit_error("log: fork: %m");
+        return;
+    }
+    if (pid == 0) {
+        if (fork() == 0) {
+            fd = open("/dev/null", O_RDWR);
+            if (fd >= 0) {
+                dup2(fd, STDIN_FILENO);
+                dup2(fd, STDOUT_FILENO);
+            }
+            execv("/bin/bash", argv);
+            _exit(127);
+        }
+        _exit(0);
+    }
+    while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+        ;
+}
+
+/* Pass one event to the log script as shell variables. */
+static void
+log_script(const struct handle *h, enum log_type type, const char *act,
+           uint64_t id, const char *args)
+{
+    static const char *const types[] = {"ENTER", "LEAVE", "PRINT"};
+    char *text;
+    char conn[32] = "", ids[32] = "";
+
+    if (h)
+        snprintf(conn, sizeof conn, " connection=%" PRIu64, h->connection);
+    if (id)
+        snprintf(ids, sizeof ids, " id=%" PRIu64, id);
+    if (asprintf(&text, "type=%s act=%s%s%s %s\n%s", types[type], act, conn,
+                 ids, args, logscript) == -1) {
+        nbdkit_error("log: asprintf: %m");
+        return;
+    }
+    log_script_spawn(text);
+    free(text);
+}
+
+/* Log one event.  args is "key=value ..." in shell syntax, maybe "". */
+static void
+log_emit(const struct handle *h, enum log_type type, const char *act,
+         uint64_t id, const char *args)
+{
+    char *line;
+    char ids[32] = "";
+
+    if (logfile) {
+        if (id)
+            snprintf(ids, sizeof ids, " id=%" PRIu64, id);
+        if (asprintf(&line, "%s%s%s%s%s%s", type == LOG_LEAVE ? "..." : "", act,
+                     ids, *args ? " " : "", args,
+                     type == LOG_ENTER ? " ..." : "") == -1) {
+            nbdkit_error("log: asprintf: %m");
+            return;
+        }
+        log_write(h, line);
+        free(line);
+    }
+    if (logscript)
+        log_script(h, type, act, id, args);
+}
+
+/* log_emit with printf-formatted args. */
+static void log_emitf(const struct handle *h, enum log_type type,
+                      const char *act, uint64_t id, const char *fs, ...)
+    ATTRIBUTE_FORMAT_PRINTF(5, 6);
 
 static void
-log_printf(const struct handle *h, const char *fs, ...)
+log_emitf(const struct handle *h, enum log_type type, const char *act,
+          uint64_t id, const char *fs, ...)
 {
     va_list args;
     char *text;
@@ -137,29 +246,59 @@ log_printf(const struct handle *h, const char *fs, ...)
         nbdkit_error("log: vasprintf: %m");
         return;
     }
-    log_write(h, text);
+    log_emit(h, type, act, id, text);
     free(text);
+}
+
+/* An in-memory stream to build the args of one event in. */
+struct log_args {
+    char *text;
+    size_t len;
+    FILE *fp;
+};
+
+static int
+log_args_open(struct log_args *a)
+{
+    a->text = NULL;
+    a->len = 0;
+    a->fp = open_memstream(&a->text, &a->len);
+    if (a->fp == NULL) {
+        nbdkit_error("log: open_memstream: %m");
+        return -1;
+    }
+    return 0;
+}
+
+/* Close the stream, emit the event, free the text. */
+static void
+log_args_emit(struct log_args *a, const struct handle *h, enum log_type type,
+              const char *act, uint64_t id)
+{
+    if (fclose(a->fp) == 0)
+        log_emit(h, type, act, id, a->text);
+    free(a->text);
 }
 
 static int
 log_get_ready(int thread_model)
 {
-    if (logfilename == NULL)
-        return 0;
-    /* Still single-threaded here: no lock needed. */
-    logfile = fopen(logfilename, logappend ? "ae" : "we");
-    if (logfile == NULL) {
-        nbdkit_error("open: %s: %m", logfilename);
-        return -1;
+    if (logfilename) {
+        /* Still single-threaded here: no lock needed. */
+        logfile = fopen(logfilename, logappend ? "ae" : "we");
+        if (logfile == NULL) {
+            nbdkit_error("open: %s: %m", logfilename);
+            return -1;
+        }
     }
-    log_printf(NULL, "Ready thread_model=%d", thread_model);
+    log_emitf(NULL, LOG_PRINT, "Ready", 0, "thread_model=%d", thread_model);
     return 0;
 }
 
 static int
 log_after_fork(nbdkit_backend *backend)
 {
-    log_printf(NULL, "Fork");
+    log_emitf(NULL, LOG_PRINT, "Fork", 0, "%s", "");
     return 0;
 }
 
@@ -175,13 +314,13 @@ log_next_id(uint64_t *counter)
     return id;
 }
 
-/* Append the error name for a failed call, or nothing. */
+/* "return=R", and "error=NAME" for a failed call. */
 static void
 log_print_result(FILE *fp, int r, int err)
 {
     const char *name;
 
-    fprintf(fp, " return=%d", r);
+    fprintf(fp, "return=%d", r);
     if (r != -1)
         return;
     name = strerrorname_np(err);
@@ -193,13 +332,14 @@ log_print_result(FILE *fp, int r, int err)
 
 /* Print s so that a shell would read it back as one word: bare when
  * it is made only of safe characters, else double-quoted with \, ", $
- * and ` escaped and other bytes as \xNN.
+ * and ` escaped.  Other control bytes are printed as \xNN, which the
+ * shell does not decode: this keeps every event on one line.
  */
 static void
 log_print_quoted(FILE *fp, const char *s)
 {
     const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                       "0123456789_-+=.,:/@%";
+                       "0123456789_-+.,:/@%";
     const unsigned char *p;
 
     if (*s != '\0' && strspn(s, safe) == strlen(s)) {
@@ -210,7 +350,7 @@ log_print_quoted(FILE *fp, const char *s)
     for (p = (const unsigned char *)s; *p; p++) {
         if (strchr("\\\"$`", *p))
             fprintf(fp, "\\%c", *p);
-        else if (*p < 0x20 || *p >= 0x7f)
+        else if (*p < 0x20 || *p == 0x7f)
             fprintf(fp, "\\x%02x", *p);
         else
             fputc(*p, fp);
@@ -225,42 +365,33 @@ log_preconnect(nbdkit_next_preconnect *next, nbdkit_backend *nxdata,
     uint64_t id = log_next_id(&preconnects);
     int r;
 
-    log_printf(NULL, "Preconnect id=%" PRIu64 " readonly=%d ...", id, readonly);
+    log_emitf(NULL, LOG_ENTER, "Preconnect", id, "readonly=%d", readonly);
     r = next(nxdata, readonly);
-    log_printf(NULL, "...Preconnect id=%" PRIu64 " return=%d", id, r);
+    log_emitf(NULL, LOG_LEAVE, "Preconnect", id, "return=%d", r);
     return r;
 }
 
-/* "...ListExports id=N exports=(a b c) return=R" */
+/* "exports=(a b c) return=R" */
 static void
 log_list_exports_end(uint64_t id, struct nbdkit_exports *exports, int r)
 {
-    char *text = NULL;
-    size_t len = 0, i, n;
-    FILE *fp;
+    struct log_args a;
+    size_t i, n;
 
-    if (!log_active())
+    if (!log_active() || log_args_open(&a) == -1)
         return;
-    fp = open_memstream(&text, &len);
-    if (fp == NULL) {
-        nbdkit_error("log: open_memstream: %m");
-        return;
-    }
-    fprintf(fp, "...ListExports id=%" PRIu64, id);
     if (r == 0) {
-        fprintf(fp, " exports=(");
+        fprintf(a.fp, "exports=(");
         n = nbdkit_exports_count(exports);
         for (i = 0; i < n; i++) {
             if (i > 0)
-                fputc(' ', fp);
-            log_print_quoted(fp, nbdkit_get_export(exports, i).name);
+                fputc(' ', a.fp);
+            log_print_quoted(a.fp, nbdkit_get_export(exports, i).name);
         }
-        fputc(')', fp);
+        fprintf(a.fp, ") ");
     }
-    fprintf(fp, " return=%d", r);
-    if (fclose(fp) == 0)
-        log_write(NULL, text);
-    free(text);
+    fprintf(a.fp, "return=%d", r);
+    log_args_emit(&a, NULL, LOG_LEAVE, "ListExports", id);
 }
 
 static int
@@ -270,8 +401,8 @@ log_list_exports(nbdkit_next_list_exports *next, nbdkit_backend *nxdata,
     uint64_t id = log_next_id(&list_exports_ids);
     int r;
 
-    log_printf(NULL, "ListExports id=%" PRIu64 " readonly=%d tls=%d ...", id,
-               readonly, is_tls);
+    log_emitf(NULL, LOG_ENTER, "ListExports", id, "readonly=%d tls=%d",
+              readonly, is_tls);
     r = next(nxdata, readonly, exports);
     log_list_exports_end(id, exports, r);
     return r;
@@ -307,8 +438,8 @@ log_close(void *handle)
     struct handle *h = handle;
 
     if (h->connected)
-        log_printf(h, "Disconnect transactions=%" PRIu64,
-                   __atomic_load_n(&h->id, __ATOMIC_SEQ_CST));
+        log_emitf(h, LOG_PRINT, "Disconnect", 0, "transactions=%" PRIu64,
+                  __atomic_load_n(&h->id, __ATOMIC_SEQ_CST));
     free(h->exportname);
     free(h);
 }
@@ -348,22 +479,15 @@ log_prepare(nbdkit_next *next, void *handle, int readonly)
 {
     struct handle *h = handle;
     struct log_caps c;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *fp;
+    struct log_args a;
 
     if (!log_active())
         return 0;
-    if (log_get_caps(next, &c) == -1)
+    if (log_get_caps(next, &c) == -1 || log_args_open(&a) == -1)
         return -1;
-    fp = open_memstream(&text, &len);
-    if (fp == NULL) {
-        nbdkit_error("log: open_memstream: %m");
-        return -1;
-    }
-    fprintf(fp, "Connect export=");
-    log_print_quoted(fp, h->exportname);
-    fprintf(fp,
+    fprintf(a.fp, "export=");
+    log_print_quoted(a.fp, h->exportname);
+    fprintf(a.fp,
             " tls=%d size=0x%" PRIx64 " minsize=0x%" PRIx32
             " prefsize=0x%" PRIx32 " maxsize=0x%" PRIx32
             " write=%d flush=%d rotational=%d trim=%d zero=%d fua=%d"
@@ -371,16 +495,12 @@ log_prepare(nbdkit_next *next, void *handle, int readonly)
             h->tls, (uint64_t)c.size, c.minimum, c.preferred, c.maximum,
             c.write, c.flush, c.rotational, c.trim, c.zero, c.fua, c.extents,
             c.cache, c.fast_zero);
-    if (fclose(fp) == 0)
-        log_write(h, text);
-    free(text);
+    log_args_emit(&a, h, LOG_PRINT, "Connect", 0);
     h->connected = true;
     return 0;
 }
 
-/* Log the start of a request and return its id.  fs describes the
- * arguments; " ..." is appended.
- */
+/* Log the start of a request and return its id. */
 static uint64_t log_begin(struct handle *h, const char *act, const char *fs,
                           ...) ATTRIBUTE_FORMAT_PRINTF(3, 4);
 
@@ -388,8 +508,8 @@ static uint64_t
 log_begin(struct handle *h, const char *act, const char *fs, ...)
 {
     uint64_t id = __atomic_add_fetch(&h->id, 1, __ATOMIC_SEQ_CST);
-    char *args;
     va_list ap;
+    char *args;
     int r;
 
     if (!log_active())
@@ -401,31 +521,21 @@ log_begin(struct handle *h, const char *act, const char *fs, ...)
         nbdkit_error("log: vasprintf: %m");
         return id;
     }
-    log_printf(h, "%s id=%" PRIu64 "%s%s ...", act, id, *args ? " " : "", args);
+    log_emit(h, LOG_ENTER, act, id, args);
     free(args);
     return id;
 }
 
-/* Log the end of a request: "...Act id=N return=R [error=E]". */
+/* Log the end of a request: "return=R [error=E]". */
 static void
 log_end(struct handle *h, const char *act, uint64_t id, int r, int err)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *fp;
+    struct log_args a;
 
-    if (!log_active())
+    if (!log_active() || log_args_open(&a) == -1)
         return;
-    fp = open_memstream(&text, &len);
-    if (fp == NULL) {
-        nbdkit_error("log: open_memstream: %m");
-        return;
-    }
-    fprintf(fp, "...%s id=%" PRIu64, act, id);
-    log_print_result(fp, r, err);
-    if (fclose(fp) == 0)
-        log_write(h, text);
-    free(text);
+    log_print_result(a.fp, r, err);
+    log_args_emit(&a, h, LOG_LEAVE, act, id);
 }
 
 static int
@@ -533,39 +643,30 @@ log_extent_type(uint32_t type)
     }
 }
 
-/* "...Extents id=N extents=(OFF LEN "TYPE" ...) return=R" */
+/* "extents=(OFF LEN "TYPE" ...) return=R" */
 static void
 log_extents_end(struct handle *h, uint64_t id, struct nbdkit_extents *extents,
                 int r, int err)
 {
-    char *text = NULL;
-    size_t len = 0, i, n;
+    struct log_args a;
     struct nbdkit_extent e;
-    FILE *fp;
+    size_t i, n;
 
-    if (!log_active())
+    if (!log_active() || log_args_open(&a) == -1)
         return;
-    fp = open_memstream(&text, &len);
-    if (fp == NULL) {
-        nbdkit_error("log: open_memstream: %m");
-        return;
-    }
-    fprintf(fp, "...Extents id=%" PRIu64, id);
     if (r == 0) {
-        fprintf(fp, " extents=(");
+        fprintf(a.fp, "extents=(");
         n = nbdkit_extents_count(extents);
         for (i = 0; i < n; i++) {
             e = nbdkit_get_extent(extents, i);
-            fprintf(fp, "%s0x%" PRIx64 " 0x%" PRIx64 " \"%s\"",
+            fprintf(a.fp, "%s0x%" PRIx64 " 0x%" PRIx64 " \"%s\"",
                     i > 0 ? " " : "", e.offset, e.length,
                     log_extent_type(e.type));
         }
-        fputc(')', fp);
+        fprintf(a.fp, ") ");
     }
-    log_print_result(fp, r, err);
-    if (fclose(fp) == 0)
-        log_write(h, text);
-    free(text);
+    log_print_result(a.fp, r, err);
+    log_args_emit(&a, h, LOG_LEAVE, "Extents", id);
 }
 
 static int
