@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,8 +120,16 @@ log_write_fd(int fd, const char *prefix, const char *msg)
 }
 
 static void
+log_open_syslog(void)
+{
+    openlog(program_name, LOG_PID, LOG_DAEMON);
+}
+
+static void
 log_emit_error(const char *prefix, const char *msg)
 {
+    static pthread_once_t syslog_once = PTHREAD_ONCE_INIT;
+
     enum log_to to = log_to;
 
     if (to == LOG_TO_DEFAULT)
@@ -131,6 +140,7 @@ log_emit_error(const char *prefix, const char *msg)
         fprintf(stderr, "%s: %s%s\n", program_name, prefix, msg);
         break;
     case LOG_TO_SYSLOG:
+        pthread_once(&syslog_once, log_open_syslog);
         syslog(LOG_ERR, "%s%s", prefix, msg);
         break;
     case LOG_TO_FILE:
