@@ -5,8 +5,9 @@
  * ports by recompiling.  Unlike nbdkit's, this ABI is stable within an
  * NBDX_FILTER_API_VERSION: struct nbdkit_filter is append-only behind
  * _struct_size, exactly like struct nbdkit_plugin, so a filter built
- * against an older nbdx header loads into a newer nbdx.  Filters compiled
- * for nbdkit carry nbdkit's API number and are refused with a clear error.
+ * against an older nbdx header loads into a newer nbdx.  struct
+ * nbdkit_next_ops is append-only too.  Filters compiled for nbdkit carry
+ * nbdkit's API number and are refused with a clear error.
  */
 
 #ifndef NBDKIT_FILTER_H
