@@ -37,6 +37,7 @@ extern int tls;                        /* 0 off, 1 on, 2 require */
 extern const char *tls_certificates_dir;
 extern const char *tls_psk;
 extern bool tls_verify_peer;
+extern const char *tls_priority; /* --tls-priority, NULL = default */
 extern bool read_only;                 /* -r */
 extern const char *exportname_from_cli; /* -e, for --run and --print-uri */
 extern bool foreground;                /* -f */

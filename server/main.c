@@ -760,6 +760,31 @@ main_is_config_key(const char *s, size_t len)
 static void main_config_param(const char *arg, bool first, const char *base,
                               int depth);
 
+/* Plugins may keep the key and value pointers .config receives for as
+ * long as they are loaded (nbdkit promises this), so strings made here
+ * for .config live until after backend_unload.
+ */
+DEFINE_VECTOR_TYPE(owned_strings, char *);
+static owned_strings config_strings = empty_vector;
+
+static char *
+main_keep_string(char *s)
+{
+    if (s == NULL || owned_strings_append(&config_strings, s) == -1)
+        fatal("malloc: %m");
+    return s;
+}
+
+static void
+main_free_config_strings(void)
+{
+    size_t i;
+
+    for (i = 0; i < config_strings.len; i++)
+        free(config_strings.ptr[i]);
+    owned_strings_reset(&config_strings);
+}
+
 /* @PATH: one parameter per line; blank lines and # comments skipped;
  * nested @PATHs are relative to this file's directory.
  */
@@ -781,7 +806,9 @@ main_config_file(const char *path, int depth)
     if (fp == NULL)
         fatal("@%s: %m", path);
     while ((n = getline(&line, &cap, fp)) != -1) {
-        char *s = line;
+        char *s = main_keep_string(line);
+        line = NULL; /* the next line gets its own buffer */
+        cap = 0;
         while (n > 0 && strchr(" \t\r\n", s[n - 1]))
             s[--n] = '\0';
         s += strspn(s, " \t");
@@ -810,9 +837,7 @@ main_config_param(const char *arg, bool first, const char *base, int depth)
         return;
     }
     if (eq && main_is_config_key(arg, eq - arg)) {
-        CLEANUP_FREE char *key = strndup(arg, eq - arg);
-        if (key == NULL)
-            fatal("strndup: %m");
+        char *key = main_keep_string(strndup(arg, eq - arg));
         top->config(top, key, eq + 1);
         return;
     }
@@ -1024,6 +1049,7 @@ main_shutdown(void)
     }
     threadlocal_set_name(NULL);
     backend_unload(top);
+    main_free_config_strings();
     top = NULL;
     debug_flags_check_unused();
     main_remove_private_socket();
