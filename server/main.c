@@ -44,7 +44,8 @@ bool listen_stdin;
 bool keepalive;
 int mask_handshake = 3;
 unsigned threads = 16;
-unsigned handshake_timeout_sec;
+/* Bounded by default: see nbdx-security(1). */
+unsigned handshake_timeout_sec = 60;
 unsigned handshake_timeout_nsec;
 const char *unixsocket;
 const char *port;
@@ -54,6 +55,7 @@ int thread_model;
 struct backend *top;
 
 const char *pidfile;
+unsigned max_connections = 1024;
 bool exit_with_parent;
 bool forked_into_background;
 unsigned socket_activation;
@@ -78,6 +80,7 @@ enum {
     OPT_LOG,
     OPT_LONG_OPTIONS,
     OPT_MASK_HANDSHAKE,
+    OPT_MAX_CONNECTIONS,
     OPT_NO_MC,
     OPT_NO_SR,
     OPT_PRINT_URI,
@@ -119,6 +122,7 @@ static const struct option long_options[] = {
     {"log", required_argument, NULL, OPT_LOG},
     {"long-options", no_argument, NULL, OPT_LONG_OPTIONS},
     {"mask-handshake", required_argument, NULL, OPT_MASK_HANDSHAKE},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"newstyle", no_argument, NULL, 'n'},
     {"new-style", no_argument, NULL, 'n'},
     {"no-mc", no_argument, NULL, OPT_NO_MC},
@@ -167,7 +171,8 @@ static const char usage_text[] =
     "     [-g|--group GROUP] [-i|--ipaddr|--ip-addr IPADDR]\n"
     "     [--keepalive|--keep-alive]\n"
     "     [--log=default|stderr|syslog|null|/PATH]\n"
-    "     [--mask-handshake=MASK] [-n|--newstyle|--new-style]\n"
+    "     [--mask-handshake=MASK] [--max-connections=N]\n"
+    "     [-n|--newstyle|--new-style]\n"
     "     [--no-mc|--no-meta-contexts] [--no-sr|--no-structured-replies]\n"
     "     [-o|--oldstyle|--old-style] [-P|--pidfile|--pid-file PIDFILE]\n"
     "     [-p|--port PORT] [--print-uri|--print-url|--show-uri|--show-url]\n"
@@ -351,6 +356,11 @@ main_option_value(int c, const char *arg)
         mask_handshake = mask;
         break;
     }
+    case OPT_MAX_CONNECTIONS:
+        if (nbdkit_parse_unsigned("--max-connections", arg, &max_connections) ==
+            -1)
+            exit(1);
+        break;
     case OPT_TIMEOUT:
         if (nbdkit_parse_delay("--timeout", arg, &handshake_timeout_sec,
                                &handshake_timeout_nsec) == -1)

@@ -16,6 +16,7 @@
 /* main.c */
 extern const char *tls_priority;    /* --tls-priority */
 extern const char *pidfile;         /* -P */
+extern unsigned max_connections;    /* --max-connections, 0 = no limit */
 extern bool exit_with_parent;       /* --exit-with-parent */
 extern bool forked_into_background; /* daemonised: default log is syslog */
 extern unsigned socket_activation;  /* LISTEN_FDS, 0 if not activated */

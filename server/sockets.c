@@ -7,6 +7,11 @@
  * blocked reading) and wait for all connection threads to finish before
  * the caller unloads the plugin.  The dup also means the socket number
  * cannot be reused while we might still shut it down.
+ *
+ * At most max_connections clients are served at once.  One more is
+ * accepted and closed at once, before the greeting, so the listener
+ * never stalls and a refused client learns its fate immediately instead
+ * of waiting in the kernel's backlog.
  */
 
 #include <errno.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -35,6 +41,13 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t live_done = PTHREAD_COND_INITIALIZER;
 static int_vector live_fds = empty_vector; /* dups, owned; -1 = free slot */
 static size_t live_count;
+static unsigned refused; /* over the cap since the last log line */
+
+/* File descriptors one connection may hold: the socket, its dup, the
+ * status pipe, and one for the plugin; plus a reserve for the server.
+ */
+#define FDS_PER_CONNECTION 5
+#define FDS_RESERVE 64
 
 static void
 sockets_bind_unix(int_vector *fds)
@@ -224,6 +237,27 @@ sockets_start_thread(int fd)
     }
 }
 
+/* True if max_connections clients are being served.  Logs the first
+ * refusal after a while of accepting, not every one: a flood must not
+ * also flood the log.
+ */
+static bool
+sockets_full(void)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    if (max_connections == 0 || live_count < max_connections) {
+        if (refused > 0)
+            debug("refused %u connection(s) over --max-connections=%u", refused,
+                  max_connections);
+        refused = 0;
+        return false;
+    }
+    if (refused++ == 0)
+        nbdkit_error("--max-connections=%u reached: refusing new clients",
+                     max_connections);
+    return true;
+}
+
 static void
 sockets_accept_one(int lfd)
 {
@@ -237,6 +271,10 @@ sockets_accept_one(int lfd)
         if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
             errno == ENOBUFS)
             poll(NULL, 0, 100);
+        return;
+    }
+    if (sockets_full()) {
+        close(fd);
         return;
     }
     sockets_tune(fd);
@@ -258,12 +296,44 @@ sockets_drain(void)
     int_vector_reset(&live_fds);
 }
 
+/* Make room for max_connections clients under RLIMIT_NOFILE: raise the
+ * soft limit as far as the hard one allows, else lower the cap so that
+ * accept never runs out of descriptors mid-connection.
+ */
+static void
+sockets_check_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)max_connections * FDS_PER_CONNECTION + FDS_RESERVE;
+    unsigned cap;
+
+    if (max_connections == 0 || getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+        rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return;
+    rl.rlim_cur =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
+        return;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    cap = rl.rlim_cur > FDS_RESERVE + FDS_PER_CONNECTION
+              ? (rl.rlim_cur - FDS_RESERVE) / FDS_PER_CONNECTION
+              : 1;
+    nbdkit_error("--max-connections=%u needs %llu file descriptors but "
+                 "RLIMIT_NOFILE allows %llu: serving at most %u clients",
+                 max_connections, (unsigned long long)need,
+                 (unsigned long long)rl.rlim_cur, cap);
+    max_connections = cap;
+}
+
 void
 sockets_accept_loop(const int_vector *fds)
 {
     struct pollfd *pfds;
     size_t i, n = fds->len;
 
+    sockets_check_fd_limit();
+    debug("limits: --max-connections=%u, --timeout=%u.%03us", max_connections,
+          handshake_timeout_sec, handshake_timeout_nsec / 1000000);
     pfds = calloc(n + 1, sizeof *pfds);
     if (pfds == NULL)
         fatal("calloc: %m");

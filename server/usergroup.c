@@ -84,15 +84,16 @@ usergroup_change(void)
 {
     if (user == NULL && group == NULL)
         return;
-    if (have_gid) {
-        if (setgid(new_gid) == -1)
-            fatal("setgid: %m");
-        /* Only root can drop supplementary groups; nobody else has
-         * groups beyond what setgid already allowed.
-         */
-        if (geteuid() == 0 && setgroups(1, &new_gid) == -1)
-            fatal("setgroups: %m");
-    }
+    if (have_gid && setgid(new_gid) == -1)
+        fatal("setgid: %m");
+    /* Only root can drop supplementary groups; nobody else has groups
+     * beyond what setgid already allowed.  A numeric -u with no passwd
+     * entry (and no -g) keeps the primary group but still loses root's
+     * supplementary ones.
+     */
+    if (geteuid() == 0 &&
+        (have_gid ? setgroups(1, &new_gid) : setgroups(0, NULL)) == -1)
+        fatal("setgroups: %m");
     if (user && setuid(new_uid) == -1)
         fatal("setuid: %m");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
