@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""gen-corpus.py: write the seed corpora in corpus/NAME/.
+
+Each seed is a short valid client transcript (or, for the framed
+harnesses, its framed form) that reaches deep into the server: random
+mutation rarely finds magic numbers on its own.  Run it again after
+changing a harness's input layout; the files are committed.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+IHAVEOPT = 0x49484156454F5054
+REQ = 0x25609513
+EXT_REQ = 0x21E41C71
+CFLAGS = struct.pack(">I", 3)
+
+OPT_EXPORT_NAME, OPT_ABORT, OPT_LIST, OPT_STARTTLS = 1, 2, 3, 5
+OPT_INFO, OPT_GO, OPT_SR, OPT_LIST_META, OPT_SET_META, OPT_EXT = 6, 7, 8, 9, 10, 11
+READ, WRITE, DISC, FLUSH, TRIM, CACHE, ZERO, BLOCK_STATUS = range(8)
+FUA, NO_HOLE, DF, REQ_ONE, FAST_ZERO, PAYLOAD_LEN = 1, 2, 4, 8, 16, 32
+
+
+def opt(code, data=b""):
+    return struct.pack(">QII", IHAVEOPT, code, len(data)) + data
+
+
+def name_and_infos(name=b"", infos=()):
+    return (struct.pack(">I", len(name)) + name + struct.pack(">H", len(infos))
+            + b"".join(struct.pack(">H", i) for i in infos))
+
+
+def meta(name=b"", queries=(b"base:allocation",)):
+    return (struct.pack(">I", len(name)) + name + struct.pack(">I", len(queries))
+            + b"".join(struct.pack(">I", len(q)) + q for q in queries))
+
+
+def req(typ, offset=0, count=0, flags=0, cookie=1, ext=False):
+    if ext:
+        return struct.pack(">IHHQQQ", EXT_REQ, flags, typ, cookie, offset, count)
+    return struct.pack(">IHHQQI", REQ, flags, typ, cookie, offset, count)
+
+
+def go(name=b"", infos=()):
+    return opt(OPT_GO, name_and_infos(name, infos))
+
+
+def connection_seeds():
+    data = bytes(range(256)) * 16
+    s = {}
+    s["abort"] = CFLAGS + opt(OPT_ABORT)
+    s["export-name"] = CFLAGS + opt(OPT_EXPORT_NAME) + req(READ, 0, 512)
+    s["export-name-nonfixed"] = struct.pack(">I", 0) + opt(OPT_EXPORT_NAME)
+    s["go"] = CFLAGS + go()
+    s["go-read"] = CFLAGS + go() + req(READ, 0, 4096) + req(DISC)
+    s["go-write-read"] = (CFLAGS + go() + req(WRITE, 512, 4096) + data +
+                          req(READ, 0, 8192, cookie=2) + req(DISC, cookie=3))
+    s["go-fua-flush"] = (CFLAGS + go() + req(WRITE, 0, 16, FUA) + data[:16] +
+                         req(FLUSH, cookie=2) + req(DISC, cookie=3))
+    s["go-trim-zero-cache"] = (CFLAGS + go() + req(TRIM, 0, 65536) +
+                               req(ZERO, 65536, 65536, NO_HOLE, 2) +
+                               req(ZERO, 0, 4096, FAST_ZERO, 3) +
+                               req(CACHE, 0, 1 << 20, cookie=4) + req(DISC, cookie=5))
+    s["go-infos"] = CFLAGS + go(b"", (0, 1, 2, 3)) + req(DISC)
+    s["info-then-go"] = CFLAGS + opt(OPT_INFO, name_and_infos(b"second", (3,))) + go()
+    s["list"] = CFLAGS + opt(OPT_LIST) + opt(OPT_ABORT)
+    s["unknown-option"] = CFLAGS + opt(42, b"xyz") + go()
+    s["list-meta"] = (CFLAGS + opt(OPT_SR) + opt(OPT_LIST_META, meta(queries=(b"base:",)))
+                      + opt(OPT_ABORT))
+    s["sr-block-status"] = (CFLAGS + opt(OPT_SR) + opt(OPT_SET_META, meta()) + go() +
+                            req(BLOCK_STATUS, 0, 1 << 20) +
+                            req(BLOCK_STATUS, 4096, 65536, REQ_ONE, 2) + req(DISC, cookie=3))
+    s["sr-sparse-read"] = (CFLAGS + opt(OPT_SR) + go() + req(READ, 0, 1 << 20, DF) +
+                           req(DISC, cookie=2))
+    s["ext-headers"] = (CFLAGS + opt(OPT_EXT) + opt(OPT_SET_META, meta()) + go() +
+                        req(WRITE, 0, 32, PAYLOAD_LEN, 1, True) + data[:32] +
+                        req(READ, 0, 4096, 0, 2, True) +
+                        req(BLOCK_STATUS, 0, 1 << 20, 0, 3, True) +
+                        req(DISC, 0, 0, 0, 4, True))
+    s["starttls"] = CFLAGS + opt(OPT_STARTTLS) + go() + req(DISC)
+    s["starttls-with-data"] = CFLAGS + opt(OPT_STARTTLS, b"x") + opt(OPT_ABORT)
+    s["starttls-twice"] = CFLAGS + opt(OPT_STARTTLS) + opt(OPT_STARTTLS)
+    s["starttls-after-sr"] = (CFLAGS + opt(OPT_SR) + opt(OPT_SET_META, meta()) +
+                              opt(OPT_STARTTLS) + go() + req(READ, 0, 512))
+    s["bad-request-magic"] = CFLAGS + go() + b"\xde\xad\xbe\xef" + bytes(24)
+    s["bad-ranges"] = (CFLAGS + go() + req(READ, (1 << 20) - 1, 2) +
+                       req(WRITE, 1 << 63, 1, cookie=2) + b"x" +
+                       req(TRIM, 0, 0, cookie=3) + req(99, cookie=4) + req(DISC, cookie=5))
+    s["long-option"] = CFLAGS + struct.pack(">QII", IHAVEOPT, OPT_GO, 0x7FFFFFFF)
+    return s
+
+
+def frame_option(code, data):
+    return struct.pack(">BH", code, len(data)) + data
+
+
+def options_seeds():
+    s = {}
+    s["go"] = b"\x03" + frame_option(OPT_GO, name_and_infos())
+    s["export-name"] = b"\x03" + frame_option(OPT_EXPORT_NAME, b"")
+    s["nonfixed-export-name"] = b"\x00" + frame_option(OPT_EXPORT_NAME, b"second")
+    s["info-all"] = b"\x03" + frame_option(OPT_INFO, name_and_infos(b"", (0, 1, 2, 3, 9)))
+    s["list"] = b"\x03" + frame_option(OPT_LIST, b"") + frame_option(OPT_LIST, b"x")
+    s["meta"] = (b"\x03" + frame_option(OPT_SR, b"") +
+                 frame_option(OPT_LIST_META, meta(queries=(b"base:", b"other:x"))) +
+                 frame_option(OPT_SET_META, meta(b"second")) +
+                 frame_option(OPT_GO, name_and_infos(b"second")))
+    s["meta-without-sr"] = b"\x03" + frame_option(OPT_SET_META, meta())
+    s["ext-headers"] = (b"\x03" + frame_option(OPT_EXT, b"") + frame_option(OPT_SR, b"") +
+                        frame_option(OPT_EXT, b"x") + frame_option(OPT_GO, name_and_infos()))
+    s["starttls"] = (b"\x03" + frame_option(OPT_STARTTLS, b"") +
+                     frame_option(OPT_STARTTLS, b"") + frame_option(OPT_GO, name_and_infos()))
+    s["abort"] = b"\x03" + frame_option(OPT_ABORT, b"")
+    s["unknown"] = b"\x03" + frame_option(4, b"peek") + frame_option(15, b"")
+    s["short-option"] = b"\x03" + b"\x87" + struct.pack(">I", 100) + b"abc"
+    return s
+
+
+def frame_request(typ, flags, offset, count, payload=b"", ext=False):
+    return (struct.pack(">BHQ", typ, flags, offset) +
+            struct.pack(">Q" if ext else ">I", count) +
+            struct.pack(">H", len(payload)) + payload)
+
+
+def requests_seeds():
+    s = {}
+    MODE_SR, MODE_EXT, MODE_META, MODE_FRAMED = 1, 2, 4, 8
+    data = bytes(range(256)) * 2
+    plain = [frame_request(WRITE, FUA, 0, 512, data), frame_request(READ, 0, 0, 512),
+             frame_request(FLUSH, 0, 0, 0), frame_request(TRIM, 0, 4096, 4096),
+             frame_request(ZERO, NO_HOLE | FAST_ZERO, 8192, 4096),
+             frame_request(CACHE, 0, 0, 65536), frame_request(DISC, 0, 0, 0)]
+    s["framed-simple"] = bytes([MODE_FRAMED, 2, 0]) + b"".join(plain)
+    s["framed-sr"] = bytes([MODE_FRAMED | MODE_SR | MODE_META, 1, 1]) + b"".join(
+        plain[:2] + [frame_request(BLOCK_STATUS, REQ_ONE, 0, 65536),
+                     frame_request(READ, DF, 0, 1 << 20)])
+    s["framed-ext"] = bytes([MODE_FRAMED | MODE_EXT | MODE_META, 2, 3]) + b"".join([
+        frame_request(WRITE, PAYLOAD_LEN, 1 << 32, 512, data, True),
+        frame_request(BLOCK_STATUS, 0, 0, 1 << 33, b"", True),
+        frame_request(READ, 0, (1 << 32) - 256, 512, b"", True),
+        frame_request(WRITE, 0, 0, 16, data[:16], True)])
+    s["framed-short-payload"] = bytes([MODE_FRAMED, 0, 0]) + frame_request(WRITE, 0, 0, 4096, data)
+    s["framed-limits"] = bytes([MODE_FRAMED | MODE_SR, 3, 4]) + b"".join([
+        frame_request(READ, 0, (1 << 63) - 2, 1), frame_request(READ, 0, 0, 1 << 25),
+        frame_request(WRITE, 0, 0, 1 << 26, data), frame_request(ZERO, FAST_ZERO, 0, 4096)])
+    s["raw-simple"] = bytes([0, 0, 0]) + req(WRITE, 0, 16) + data[:16] + req(READ, 0, 16, cookie=2)
+    s["raw-ext"] = bytes([MODE_EXT | MODE_META, 1, 0]) + req(BLOCK_STATUS, 0, 4096, 0, 1, True)
+    return s
+
+
+def ext_record(ctl, length):
+    return struct.pack(">BI", ctl, length)
+
+
+def block_status_seeds():
+    s = {}
+    HOLE, ZERO_T = 1, 2
+    RAWTYPE, GAP, FAIL, IGNORE, BACK, STOP = 4, 8, 16, 32, 64, 128
+
+    def bs(mode, bsize, size, reqs, script):
+        out = bytes([mode, bsize]) + struct.pack(">Q", size) + bytes([len(reqs) - 1])
+        for flags, offset, count in reqs:
+            out += struct.pack(">HQQ", flags, offset, count)
+        return out + b"".join(ext_record(c, n) for c, n in script)
+
+    mixed = [(0, 4096), (ZERO_T, 8192), (HOLE | ZERO_T, 65536), (0, 1 << 20)]
+    s["sr-mixed"] = bs(0, 0, 1 << 20, [(0, 0, 1 << 20), (REQ_ONE, 4096, 8192)], mixed)
+    s["ext-mixed"] = bs(1, 2, 1 << 34, [(0, 0, 1 << 33), (REQ_ONE, 0, 1 << 20)],
+                        mixed + [(HOLE | ZERO_T, 0xFFFFFFFF)] * 4)
+    s["gap"] = bs(0, 0, 1 << 20, [(0, 0, 65536)], [(0, 4096), (GAP, 4096), (0, 4096)])
+    s["overlap"] = bs(1, 0, 1 << 20, [(0, 0, 65536)], [(0, 8192), (BACK, 4096), (HOLE, 8192)])
+    s["ignored-error"] = bs(0, 0, 1 << 20, [(0, 0, 65536)],
+                            [(0, 4096), (GAP, 4096), (IGNORE, 4096), (ZERO_T, 65536)])
+    s["raw-type"] = bs(0, 0, 1 << 20, [(0, 0, 4096)], [(RAWTYPE | (7 << 3), 4096)])
+    s["fail"] = bs(1, 0, 1 << 20, [(0, 0, 4096)], [(FAIL, 0)])
+    s["empty"] = bs(0, 0, 1 << 20, [(0, 512, 4096)], [(STOP, 0)])
+    s["zero-lengths"] = bs(0, 1, 1 << 20, [(0, 100, 4096)], [(0, 0)] * 8 + [(HOLE, 100000)])
+    s["no-meta"] = bs(2, 0, 1 << 20, [(0, 0, 4096)], mixed)
+    s["many-small"] = bs(1, 0, 1 << 20, [(0, 0, 1 << 20)],
+                         [(i % 4 & 3, 512) for i in range(200)])
+    s["unaligned-size"] = bs(0, 3, (1 << 20) + 1, [(0, 1 << 20, 1)], [(HOLE, 1 << 21)])
+    return s
+
+
+def main():
+    targets = {"connection": connection_seeds(), "options": options_seeds(),
+               "requests": requests_seeds(), "block-status": block_status_seeds()}
+    for target, seeds in targets.items():
+        d = os.path.join(HERE, "corpus", target)
+        os.makedirs(d, exist_ok=True)
+        for name, data in seeds.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        print("%s: %d seeds" % (d, len(seeds)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
