@@ -3,9 +3,10 @@
  *
  * Each accepted client gets a detached thread running
  * handle_single_connection.  The loop keeps a dup of every live client
- * socket so that, at quit, it can shut them down (waking any thread
- * blocked reading) and wait for all connection threads to finish before
- * the caller unloads the plugin.  The dup also means the socket number
+ * socket so that, at quit, it can shut down those that do not finish
+ * within a grace period (waking any thread blocked reading or writing)
+ * and wait for all connection threads to finish before the caller
+ * unloads the plugin.  The dup also means the socket number
  * cannot be reused while we might still shut it down.
  *
  * At most max_connections clients are served at once.  One more is
@@ -27,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -281,13 +283,30 @@ sockets_accept_one(int lfd)
     sockets_start_thread(fd);
 }
 
-/* Shut down every live client and wait for the threads to finish. */
+/* At quit, connections first get DRAIN_GRACE_MS to end by themselves:
+ * connection.c stops reading, answers requests already sent with
+ * ESHUTDOWN, and lets requests inside the plugin finish and send their
+ * replies.  Whatever is still open then (a client not reading its
+ * replies, say) is shut down.
+ */
+#define DRAIN_GRACE_MS 5000
+
+/* Wait for the connection threads; shut down the stragglers. */
 static void
 sockets_drain(void)
 {
+    struct timespec deadline;
     size_t i;
 
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += DRAIN_GRACE_MS / 1000;
     ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    while (live_count > 0 &&
+           pthread_cond_clockwait(&live_done, &live_lock, CLOCK_MONOTONIC,
+                                  &deadline) == 0)
+        ;
+    if (live_count > 0)
+        debug("shutting down %zu connection(s) still open", live_count);
     for (i = 0; i < live_fds.len; i++)
         if (live_fds.ptr[i] >= 0)
             shutdown(live_fds.ptr[i], SHUT_RDWR);

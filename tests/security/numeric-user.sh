@@ -10,7 +10,6 @@ set -x
 uid=54321
 ! getent passwd "$uid" || { echo "SKIP: uid $uid exists"; exit 77; }
 
-
 start_server -u "$uid" -U "$sock" memory 1M
 grep -E "^Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid" "/proc/$pid/status"
 grep -E "^Groups:[[:space:]]*$" "/proc/$pid/status"
