@@ -17,9 +17,10 @@ cat "$tmp/patterns"
 
 nm -D --defined-only "$NBDX" >"$tmp/nm"
 # Ignore symbols that the toolchain adds to every executable and glibc
-# variables copied into it (they carry an @VERSION).
+# variables copied into it (they carry an @VERSION), and those of a
+# sanitizer runtime in the sanitizer builds.
 awk '{ print $2, $3 }' "$tmp/nm" | grep -v '@' |
-    grep -Ev ' (_init|_fini|_edata|_end|__bss_start|_IO_stdin_used|__data_start|data_start|__dso_handle|_ITM_[A-Za-z]+|__TMC_END__)$' \
+    grep -Ev ' (_init|_fini|_edata|_end|__bss_start|_IO_stdin_used|__data_start|data_start|__dso_handle|_ITM_[A-Za-z]+|__TMC_END__|__(asan|lsan|ubsan|tsan|sanitizer)_[A-Za-z0-9_]+)$' \
         >"$tmp/ours" || :
 cat "$tmp/ours"
 
