@@ -3,8 +3,9 @@
  *
  * --run: once the sockets listen, the command runs under /bin/sh with the
  * shell variables uri, nbd, port, unixsocket, exportname and (unless TLS
- * is off) tls set in front of it.  A thread waits for it; when it ends the
- * server quits and exits with the command's status.
+ * is off) tls, tls_certificates and tls_psk set in front of it.  A
+ * thread waits for it; when it ends the server quits and exits with the
+ * command's status.
  *
  * --exit-with-parent: the kernel sends us SIGTERM when our parent dies,
  * which quits like any SIGTERM.
@@ -40,6 +41,21 @@ captive_assign(FILE *fp, const char *name, const char *value)
     fputs("'\n", fp);
 }
 
+/* tls=1 (on) or 2 (require), and where the client finds credentials;
+ * all unset when TLS is off.
+ */
+static void
+captive_tls(FILE *fp)
+{
+    if (tls <= 0)
+        return;
+    fprintf(fp, "tls=%d\n", tls);
+    if (tls_certificates_dir)
+        captive_assign(fp, "tls_certificates", tls_certificates_dir);
+    if (tls_psk)
+        captive_assign(fp, "tls_psk", tls_psk);
+}
+
 /* The script run by sh: variable assignments, then the command. */
 static char *
 captive_script(void)
@@ -57,8 +73,7 @@ captive_script(void)
     captive_assign(fp, "port", tcp_port);
     captive_assign(fp, "unixsocket", unixsocket);
     captive_assign(fp, "exportname", exportname_from_cli);
-    if (tls)
-        fprintf(fp, "tls=%d\n", tls);
+    captive_tls(fp);
     fprintf(fp, "%s\n", run);
     if (fclose(fp) == EOF)
         fatal("open_memstream: %m");

@@ -24,11 +24,12 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "internal.h"
 #include "options.h"
 
 const char *program_name = "nbdx";
-int tls;
+int tls = -1; /* until crypto_init: -1 = no --tls given */
 const char *tls_certificates_dir;
 const char *tls_psk;
 bool tls_verify_peer;
@@ -268,7 +269,7 @@ main_dump_config(void)
     printf("soext=so\n");
     printf("sysconfdir=%s\n", SYSCONFDIR);
     printf("timeout_option=yes\n");
-    printf("tls=no\n");
+    printf("tls=%s\n", HAVE_GNUTLS ? "yes" : "no");
     printf("version=%s\n", PACKAGE_VERSION);
     printf("version_major=%u\n", major);
     printf("version_minor=%u\n", minor);
@@ -535,11 +536,7 @@ main_check_options(void)
     if (tls == 2 && oldstyle)
         main_usage_error("-o and --tls=require cannot be combined: "
                          "oldstyle has no TLS");
-    if (tls > 0) {
-        fprintf(stderr, "%s: --tls=%s: TLS support is not built yet\n",
-                program_name, tls == 2 ? "require" : "on");
-        exit(1);
-    }
+    crypto_init(); /* before privileges are dropped */
     /* As in nbdkit >= 1.36, --run uses a private unix socket unless a
      * TCP address was asked for.
      */

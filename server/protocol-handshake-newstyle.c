@@ -7,12 +7,14 @@
  * or EXPORT_NAME; INFO closes it again.
  */
 
+#include <assert.h>
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "internal.h"
 #include "minmax.h"
 #include "nbd-protocol.h"
@@ -374,8 +376,32 @@ newstyle_opt_extended_headers(struct connection *conn, const struct option *opt)
     return newstyle_send_ack(conn, opt->code);
 }
 
+/* ---- NBD_OPT_STARTTLS ---- */
+
+/* CVE-2021-3716: nothing negotiated in plaintext, where a man in the
+ * middle could have injected it, may survive the upgrade.  The client
+ * flags of the greeting stay: they are not an option.
+ */
+static void
+newstyle_forget_plaintext(struct connection *conn, struct handshake *hs)
+{
+    conn->structured_replies = false;
+    conn->extended_headers = false;
+    conn->meta_context_base_allocation = false;
+    free(conn->exportname);
+    conn->exportname = NULL;
+    conn->eflags = 0;
+    conn->exportsize = 0;
+    conn->block_minimum = conn->block_preferred = conn->block_maximum = 0;
+    hs->meta_selected = false;
+    free(hs->meta_export);
+    hs->meta_export = NULL;
+    hs->budget = OPTION_BUDGET;
+}
+
 static int
-newstyle_opt_starttls(struct connection *conn, const struct option *opt)
+newstyle_opt_starttls(struct connection *conn, struct handshake *hs,
+                      const struct option *opt)
 {
     if (opt->len != 0)
         return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
@@ -383,8 +409,21 @@ newstyle_opt_starttls(struct connection *conn, const struct option *opt)
     if (conn->using_tls)
         return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
                                    "TLS already negotiated");
-    return newstyle_send_error(conn, opt->code, NBD_REP_ERR_POLICY,
-                               "TLS is not supported by this server");
+    if (!HAVE_GNUTLS)
+        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNSUP,
+                                   "this server was built without TLS");
+    if (tls == 0)
+        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_POLICY,
+                                   "TLS is not enabled on this server");
+    /* INFO closes what it opens; GO ends the handshake. */
+    assert(conn->top_context == NULL);
+    if (newstyle_send_ack(conn, opt->code) == -1)
+        return -1;
+    if (crypto_negotiate_tls(conn) == -1)
+        return -1;
+    newstyle_forget_plaintext(conn, hs);
+    debug("TLS negotiated; plaintext option state discarded");
+    return 0;
 }
 
 /* ---- NBD_OPT_LIST_META_CONTEXT and NBD_OPT_SET_META_CONTEXT ---- */
@@ -541,7 +580,7 @@ newstyle_dispatch(struct connection *conn, struct handshake *hs,
     case NBD_OPT_LIST:
         return newstyle_opt_list(conn, hs, opt);
     case NBD_OPT_STARTTLS:
-        return newstyle_opt_starttls(conn, opt);
+        return newstyle_opt_starttls(conn, hs, opt);
     case NBD_OPT_INFO:
     case NBD_OPT_GO:
         return newstyle_opt_info_go(conn, hs, opt);

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "internal.h"
 
 /* ---- Parsing integers ----
@@ -741,25 +742,18 @@ error:
     return NULL;
 }
 
-/* Without TLS there is no certificate: nbdkit answers "" then too.
- * With TLS the distinguished names must come from the TLS layer, which
- * does not provide them yet, so say so rather than answer "" and let a
- * plugin mistake an authenticated client for an anonymous one.
+/* The client certificate's DN, verified against the CA: "" without TLS,
+ * under PSK, without --tls-verify-peer, as in nbdkit.
  */
 static char *
-public_peer_dn(const char *fn)
+public_peer_dn(const char *fn, bool issuer)
 {
     struct connection *conn = public_conn(fn);
     char *ret;
 
     if (conn == NULL)
         return NULL;
-    if (conn->using_tls) {
-        nbdkit_error("%s: not supported by this server's TLS layer", fn);
-        errno = ENOTSUP;
-        return NULL;
-    }
-    ret = strdup("");
+    ret = crypto_peer_dn(conn, issuer);
     if (ret == NULL)
         nbdkit_error("%s: %m", fn);
     return ret;
@@ -768,13 +762,13 @@ public_peer_dn(const char *fn)
 char *
 nbdkit_peer_tls_dn(void)
 {
-    return public_peer_dn("nbdkit_peer_tls_dn");
+    return public_peer_dn("nbdkit_peer_tls_dn", false);
 }
 
 char *
 nbdkit_peer_tls_issuer_dn(void)
 {
-    return public_peer_dn("nbdkit_peer_tls_issuer_dn");
+    return public_peer_dn("nbdkit_peer_tls_issuer_dn", true);
 }
 
 /* ---- Errors, shutdown and disconnect ---- */
