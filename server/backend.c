@@ -185,15 +185,41 @@ backend_default_export(struct backend *b, int readonly, int is_tls)
         assert((c)->state &HANDLE_CONNECTED);                                  \
     } while (0)
 
+/* A question first asked during transmission can be asked by two worker
+ * threads at once: both ask the layer, which gives the same answer, and
+ * both store it.  Atomic accesses make that benign.  -1 = not asked yet.
+ */
+static int
+cache_load(const int *field)
+{
+    return __atomic_load_n(field, __ATOMIC_ACQUIRE);
+}
+
+static int
+cache_store(int *field, int value)
+{
+    __atomic_store_n(field, value, __ATOMIC_RELEASE);
+    return value;
+}
+
+static int64_t
+cache_exportsize(struct context *c)
+{
+    return __atomic_load_n(&c->exportsize, __ATOMIC_ACQUIRE);
+}
+
 int64_t
 backend_get_size(struct context *c)
 {
     ASSERT_READY(c);
-    if (c->exportsize == -1) {
+    int64_t size = cache_exportsize(c);
+
+    if (size == -1) {
         controlpath_debug("%s: get_size", c->b->name);
-        c->exportsize = c->b->get_size(c);
+        size = c->b->get_size(c);
+        __atomic_store_n(&c->exportsize, size, __ATOMIC_RELEASE);
     }
-    return c->exportsize;
+    return size;
 }
 
 const char *
@@ -228,7 +254,7 @@ backend_block_size(struct context *c, uint32_t *minimum, uint32_t *preferred,
                    uint32_t *maximum)
 {
     ASSERT_READY(c);
-    if (!c->block_size_known) {
+    if (!__atomic_load_n(&c->block_size_known, __ATOMIC_ACQUIRE)) {
         uint32_t min = 0, pref = 0, max = 0;
 
         controlpath_debug("%s: block_size", c->b->name);
@@ -240,14 +266,14 @@ backend_block_size(struct context *c, uint32_t *minimum, uint32_t *preferred,
                          c->b->name, min, pref, max);
             return -1;
         }
-        c->minimum = min;
-        c->preferred = pref;
-        c->maximum = max;
-        c->block_size_known = true;
+        __atomic_store_n(&c->minimum, min, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->preferred, pref, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->maximum, max, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->block_size_known, true, __ATOMIC_RELEASE);
     }
-    *minimum = c->minimum;
-    *preferred = c->preferred;
-    *maximum = c->maximum;
+    *minimum = __atomic_load_n(&c->minimum, __ATOMIC_RELAXED);
+    *preferred = __atomic_load_n(&c->preferred, __ATOMIC_RELAXED);
+    *maximum = __atomic_load_n(&c->maximum, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -255,27 +281,32 @@ backend_block_size(struct context *c, uint32_t *minimum, uint32_t *preferred,
 #define CACHED_CAN(field)                                                      \
     int backend_##field(struct context *c)                                     \
     {                                                                          \
+        int r;                                                                 \
         ASSERT_READY(c);                                                       \
-        if (c->field == -1) {                                                  \
+        r = cache_load(&c->field);                                             \
+        if (r == -1) {                                                         \
             controlpath_debug("%s: " #field, c->b->name);                      \
-            c->field = c->b->field(c);                                         \
+            r = cache_store(&c->field, c->b->field(c));                        \
         }                                                                      \
-        return c->field;                                                       \
+        return r;                                                              \
     }
 
 int
 backend_can_write(struct context *c)
 {
+    int r;
+
     ASSERT_READY(c);
-    if (c->can_write == -1) {
+    r = cache_load(&c->can_write);
+    if (r == -1) {
         if (c->readonly)
-            c->can_write = 0;
+            r = cache_store(&c->can_write, 0);
         else {
             controlpath_debug("%s: can_write", c->b->name);
-            c->can_write = c->b->can_write(c);
+            r = cache_store(&c->can_write, c->b->can_write(c));
         }
     }
-    return c->can_write;
+    return r;
 }
 
 CACHED_CAN(can_flush)
@@ -288,15 +319,17 @@ CACHED_CAN(can_cache)
 #define CACHED_CAN_IF_WRITABLE(field)                                          \
     int backend_##field(struct context *c)                                     \
     {                                                                          \
+        int r;                                                                 \
         ASSERT_READY(c);                                                       \
-        if (c->field == -1) {                                                  \
+        r = cache_load(&c->field);                                             \
+        if (r == -1) {                                                         \
             int w = backend_can_write(c);                                      \
             if (w <= 0)                                                        \
                 return w;                                                      \
             controlpath_debug("%s: " #field, c->b->name);                      \
-            c->field = c->b->field(c);                                         \
+            r = cache_store(&c->field, c->b->field(c));                        \
         }                                                                      \
-        return c->field;                                                       \
+        return r;                                                              \
     }
 
 CACHED_CAN_IF_WRITABLE(can_trim)
@@ -306,15 +339,18 @@ CACHED_CAN_IF_WRITABLE(can_fua)
 int
 backend_can_fast_zero(struct context *c)
 {
+    int r;
+
     ASSERT_READY(c);
-    if (c->can_fast_zero == -1) {
+    r = cache_load(&c->can_fast_zero);
+    if (r == -1) {
         int z = backend_can_zero(c);
         if (z <= NBDKIT_ZERO_NONE)
             return z;
         controlpath_debug("%s: can_fast_zero", c->b->name);
-        c->can_fast_zero = c->b->can_fast_zero(c);
+        r = cache_store(&c->can_fast_zero, c->b->can_fast_zero(c));
     }
-    return c->can_fast_zero;
+    return r;
 }
 
 /* ---- data path ---- */
@@ -323,8 +359,10 @@ backend_can_fast_zero(struct context *c)
 static bool
 range_ok(struct context *c, uint32_t count, uint64_t offset)
 {
-    return c->exportsize >= 0 && offset <= (uint64_t)c->exportsize &&
-           count <= (uint64_t)c->exportsize - offset;
+    int64_t size = cache_exportsize(c);
+
+    return size >= 0 && offset <= (uint64_t)size &&
+           count <= (uint64_t)size - offset;
 }
 
 /* A failing call must say why; default to EIO if a layer forgot. */
@@ -356,10 +394,11 @@ backend_pwrite(struct context *c, const void *buf, uint32_t count,
                uint64_t offset, uint32_t flags, int *err)
 {
     ASSERT_READY(c);
-    assert(c->can_write == 1);
+    assert(cache_load(&c->can_write) == 1);
     assert(range_ok(c, count, offset));
     assert(!(flags & ~NBDKIT_FLAG_FUA));
-    assert(!(flags & NBDKIT_FLAG_FUA) || c->can_fua > NBDKIT_FUA_NONE);
+    assert(!(flags & NBDKIT_FLAG_FUA) ||
+           cache_load(&c->can_fua) > NBDKIT_FUA_NONE);
     datapath_debug("%s: pwrite count=%" PRIu32 " offset=%" PRIu64 " fua=%d",
                    c->b->name, count, offset, !!(flags & NBDKIT_FLAG_FUA));
     *err = 0;
@@ -372,7 +411,7 @@ int
 backend_flush(struct context *c, uint32_t flags, int *err)
 {
     ASSERT_READY(c);
-    assert(c->can_flush == 1);
+    assert(cache_load(&c->can_flush) == 1);
     assert(flags == 0);
     datapath_debug("%s: flush", c->b->name);
     *err = 0;
@@ -384,10 +423,11 @@ backend_trim(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
              int *err)
 {
     ASSERT_READY(c);
-    assert(c->can_write == 1 && c->can_trim == 1);
+    assert(cache_load(&c->can_write) == 1 && cache_load(&c->can_trim) == 1);
     assert(range_ok(c, count, offset));
     assert(!(flags & ~NBDKIT_FLAG_FUA));
-    assert(!(flags & NBDKIT_FLAG_FUA) || c->can_fua > NBDKIT_FUA_NONE);
+    assert(!(flags & NBDKIT_FLAG_FUA) ||
+           cache_load(&c->can_fua) > NBDKIT_FUA_NONE);
     datapath_debug("%s: trim count=%" PRIu32 " offset=%" PRIu64 " fua=%d",
                    c->b->name, count, offset, !!(flags & NBDKIT_FLAG_FUA));
     *err = 0;
@@ -405,11 +445,14 @@ backend_zero(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
     int r;
 
     ASSERT_READY(c);
-    assert(c->can_write == 1 && c->can_zero > NBDKIT_ZERO_NONE);
+    assert(cache_load(&c->can_write) == 1 &&
+           cache_load(&c->can_zero) > NBDKIT_ZERO_NONE);
     assert(range_ok(c, count, offset));
     assert(!(flags & ~ok_flags));
-    assert(!(flags & NBDKIT_FLAG_FUA) || c->can_fua > NBDKIT_FUA_NONE);
-    assert(!(flags & NBDKIT_FLAG_FAST_ZERO) || c->can_fast_zero == 1);
+    assert(!(flags & NBDKIT_FLAG_FUA) ||
+           cache_load(&c->can_fua) > NBDKIT_FUA_NONE);
+    assert(!(flags & NBDKIT_FLAG_FAST_ZERO) ||
+           cache_load(&c->can_fast_zero) == 1);
     datapath_debug("%s: zero count=%" PRIu32 " offset=%" PRIu64
                    " may_trim=%d fua=%d fast=%d",
                    c->b->name, count, offset, !!(flags & NBDKIT_FLAG_MAY_TRIM),
@@ -446,7 +489,7 @@ backend_extents(struct context *c, uint32_t count, uint64_t offset,
         *err = EIO;
         return -1;
     }
-    if (c->can_extents == 0) {
+    if (cache_load(&c->can_extents) == 0) {
         /* No extents callback: the whole range is allocated data. */
         r = nbdkit_add_extent(extents, offset, count, 0);
         if (r == -1)
@@ -468,7 +511,7 @@ backend_cache(struct context *c, uint32_t count, uint64_t offset,
               uint32_t flags, int *err)
 {
     ASSERT_READY(c);
-    assert(c->can_cache > NBDKIT_CACHE_NONE);
+    assert(cache_load(&c->can_cache) > NBDKIT_CACHE_NONE);
     assert(range_ok(c, count, offset));
     assert(flags == 0);
     datapath_debug("%s: cache count=%" PRIu32 " offset=%" PRIu64, c->b->name,
