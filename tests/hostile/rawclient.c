@@ -886,6 +886,166 @@ scenario_vanish(void)
     close(fd);
 }
 
+/* ---- Scenarios: names and block status at the limits ---- */
+
+/* Send an option and read replies up to the final one, checking that
+ * every message fits NBD_MAX_STRING; returns the final reply type.
+ */
+static uint32_t
+raw_option_final(int fd, uint32_t option, const void *data, uint32_t len)
+{
+    static char buf[65536];
+    uint32_t type, rlen;
+
+    raw_send_option(fd, option, data, len);
+    do {
+        type = raw_recv_reply(fd, option, buf, sizeof buf, &rlen);
+        if (type & 0x80000000)
+            CHECK(rlen <= NBD_MAX_STRING,
+                  "option %u: error message of %u bytes", option, rlen);
+    } while (type == NBD_REP_INFO || type == NBD_REP_META_CONTEXT);
+    return type;
+}
+
+/* Export names of 4096 bytes (the maximum) that do not exist, through
+ * INFO, GO and the meta context options: error replies whose messages
+ * (which may echo the name) stay within 4096 bytes (CVE-2020-10761,
+ * CVE-2017-15118, CVE-2022-26496).  EXPORT_NAME cannot report errors:
+ * 4096 unknown and 4097 bytes both disconnect.
+ */
+static void
+scenario_long_names(void)
+{
+    static char opt[4 + 4097 + 4 + 4 + 15];
+    uint32_t n = htobe32(NBD_MAX_STRING), one = htobe32(1), qlen = htobe32(15);
+    size_t go_len = 4 + NBD_MAX_STRING + 2,
+           meta_len = 4 + NBD_MAX_STRING + 4 + 4 + 15;
+    int fd = raw_connect();
+    uint32_t type;
+
+    raw_greet(fd, NBD_FLAG_C_FIXED_NEWSTYLE);
+    memcpy(opt, &n, 4);
+    memset(opt + 4, 'n', NBD_MAX_STRING);
+    memset(opt + 4 + NBD_MAX_STRING, 0, 2); /* no info requests */
+    type = raw_option_final(fd, NBD_OPT_INFO, opt, go_len);
+    CHECK(type & 0x80000000, "INFO of a 4096-byte unknown name succeeded");
+    type = raw_option_final(fd, NBD_OPT_GO, opt, go_len);
+    CHECK(type & 0x80000000, "GO of a 4096-byte unknown name succeeded");
+    CHECK(raw_option(fd, NBD_OPT_STRUCTURED_REPLY, NULL, 0) == NBD_REP_ACK,
+          "structured replies refused");
+    memcpy(opt + 4 + NBD_MAX_STRING, &one, 4);
+    memcpy(opt + 4 + NBD_MAX_STRING + 4, &qlen, 4);
+    memcpy(opt + 4 + NBD_MAX_STRING + 8, "base:allocation", 15);
+    raw_option_final(fd, NBD_OPT_LIST_META_CONTEXT, opt, meta_len);
+    raw_option_final(fd, NBD_OPT_SET_META_CONTEXT, opt, meta_len);
+    raw_go(fd);
+    raw_check_in_sync(fd, STRUCTURED);
+    close(fd);
+
+    fd = raw_connect();
+    raw_greet(fd, NBD_FLAG_C_FIXED_NEWSTYLE);
+    raw_send_option(fd, NBD_OPT_EXPORT_NAME, opt + 4, NBD_MAX_STRING);
+    raw_expect_eof(fd);
+    close(fd);
+    fd = raw_connect();
+    raw_greet(fd, NBD_FLAG_C_FIXED_NEWSTYLE);
+    memset(opt, 'n', 4097);
+    raw_send_option(fd, NBD_OPT_EXPORT_NAME, opt, 4097);
+    raw_expect_eof(fd);
+    close(fd);
+}
+
+/* One BLOCK_STATUS request: checks the reply is well formed (one chunk
+ * of base:allocation descriptors, none empty, at most count bytes in
+ * all, exactly one with REQ_ONE) and returns the first length.
+ */
+static uint64_t
+raw_block_status(int fd, uint16_t flags, uint64_t cookie, uint64_t offset,
+                 uint32_t count)
+{
+    struct nbd_block_descriptor d;
+    uint64_t sum = 0, first = 0;
+    size_t i, nd;
+    struct chunk c;
+
+    raw_request(fd, STRUCTURED, flags, NBD_CMD_BLOCK_STATUS, cookie, offset,
+                count);
+    raw_recv_chunk(fd, &c);
+    CHECK(c.cookie == cookie && c.error == 0,
+          "BLOCK_STATUS %#x at %" PRIu64 ": error %" PRIu32, count, offset,
+          c.error);
+    CHECK(c.type == NBD_REPLY_TYPE_BLOCK_STATUS &&
+              (c.flags & NBD_REPLY_FLAG_DONE),
+          "BLOCK_STATUS: chunk type %u flags %u", c.type, c.flags);
+    CHECK(c.length >= 4 + sizeof d && (c.length - 4) % sizeof d == 0,
+          "BLOCK_STATUS: chunk length %" PRIu64, c.length);
+    nd = (c.length - 4) / sizeof d;
+    CHECK(!(flags & NBD_CMD_FLAG_REQ_ONE) || nd == 1,
+          "BLOCK_STATUS REQ_ONE: %zu descriptors", nd);
+    for (i = 0; i < nd; i++) {
+        memcpy(&d, c.payload + 4 + i * sizeof d, sizeof d);
+        CHECK(be32toh(d.length) > 0, "BLOCK_STATUS: empty descriptor %zu", i);
+        if (i == 0)
+            first = be32toh(d.length);
+        sum += be32toh(d.length);
+    }
+    CHECK(sum <= count,
+          "BLOCK_STATUS %#x at %" PRIu64 ": %" PRIu64 " bytes described", count,
+          offset, sum);
+    free(c.payload);
+    return first;
+}
+
+/* BLOCK_STATUS at the 32-bit limit over extents longer than, equal to
+ * and one byte short of the request (CVE-2025-47711 class), at the
+ * start and at the last byte of an export larger than 4 GiB.
+ */
+static void
+scenario_block_status_max(void)
+{
+    static const uint32_t counts[] = {0xffffffff, 0xfffffffe, 1};
+    char meta[4 + 4 + 4 + 15] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 15};
+    char buf[8192], pat[4096];
+    uint64_t cookie = 1, at[] = {1ULL << 32, (1ULL << 32) - 1, 0};
+    uint32_t rlen;
+    size_t i, j, k;
+    int fd = raw_connect();
+
+    CHECK(export_size >= (1ULL << 33), "export too small for test");
+    raw_greet(fd, NBD_FLAG_C_FIXED_NEWSTYLE);
+    CHECK(raw_option(fd, NBD_OPT_STRUCTURED_REPLY, NULL, 0) == NBD_REP_ACK,
+          "structured replies refused");
+    memcpy(meta + 12, "base:allocation", 15);
+    raw_send_option(fd, NBD_OPT_SET_META_CONTEXT, meta, sizeof meta);
+    CHECK(raw_recv_reply(fd, NBD_OPT_SET_META_CONTEXT, buf, sizeof buf,
+                         &rlen) == NBD_REP_META_CONTEXT,
+          "base:allocation not selected");
+    CHECK(raw_recv_reply(fd, NBD_OPT_SET_META_CONTEXT, buf, sizeof buf,
+                         &rlen) == NBD_REP_ACK,
+          "no ACK after NBD_REP_META_CONTEXT");
+    raw_go(fd);
+    memset(pat, 'd', sizeof pat);
+    /* First extent: the whole (hole) export, then a hole of exactly
+     * 2^32 bytes, then one of 2^32 - 1 bytes.
+     */
+    for (k = 0; k < sizeof at / sizeof at[0]; k++) {
+        if (at[k])
+            raw_write_ok(fd, STRUCTURED, cookie++, at[k], pat, sizeof pat);
+        for (i = 0; i < sizeof counts / sizeof counts[0]; i++)
+            for (j = 0; j < 2; j++)
+                raw_block_status(fd, j ? NBD_CMD_FLAG_REQ_ONE : 0, cookie++, 0,
+                                 counts[i]);
+    }
+    raw_block_status(fd, 0, cookie++, export_size - 1, 1);
+    raw_block_status(fd, NBD_CMD_FLAG_REQ_ONE, cookie++, export_size - 1, 1);
+    raw_request(fd, STRUCTURED, 0, NBD_CMD_BLOCK_STATUS, cookie,
+                export_size - 1, 2);
+    raw_expect_error(fd, cookie++, NBD_EINVAL);
+    raw_request(fd, STRUCTURED, 0, NBD_CMD_BLOCK_STATUS, cookie, 0, 0);
+    raw_expect_error(fd, cookie++, NBD_EINVAL);
+    raw_check_in_sync(fd, STRUCTURED);
+}
+
 struct scenario {
     const char *name;
     void (*run)(void);
@@ -913,6 +1073,8 @@ static const struct scenario scenarios[] = {
     {"extended-headers", scenario_extended_headers},
     {"extended-payload-flags", scenario_extended_payload_flags},
     {"vanish", scenario_vanish},
+    {"long-names", scenario_long_names},
+    {"block-status-max", scenario_block_status_max},
 };
 
 int
