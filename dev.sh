@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # dev.sh: set up a Debian 12 machine (as root), build, and run.
 #   ./dev.sh run    install what is missing, build, serve a 1G RAM disk
-#   ./dev.sh test   install what is missing, build, run the whole test suite
+#   ./dev.sh test   install what is missing, build, run the whole test suite,
+#                   then again under ASan+UBSan (build-asan), the threaded
+#                   suites under TSan (build-tsan), and a short run of every
+#                   fuzz target (build-fuzz, clang); see fuzzing/README.md
 #   ./dev.sh build  install what is missing and build only
 set -eu
 cd "$(dirname "$0")"
@@ -10,6 +13,8 @@ cd "$(dirname "$0")"
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio nbdfuse fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace"
+# gcc's sanitizer runtimes, and clang with libFuzzer for the fuzz build.
+sanitizer_deps="libasan8 libubsan1 libtsan2 clang-14 libclang-rt-14-dev"
 
 install_missing() {
     missing=""
@@ -32,6 +37,62 @@ do_build() {
     ninja -C build
 }
 
+# The suites run under TSan: those whose servers use several connections
+# or the worker pool.  Suites that load nbdkit's Debian plugins (abi) or
+# measure memory (security) are left out: uninstrumented code and TSan's
+# shadow memory make their results noise.
+tsan_suites="clients plugins protocol filters hostile"
+
+# run_tests NAME BUILDDIR [MESON TEST ARGS...]: set up BUILDDIR if needed
+# (with $setup_args and $setup_env), run its tests, log as NAME.json.
+run_tests() {
+    name=$1 dir=$2
+    shift 2
+    runs="$runs $dir/meson-logs/$name.json"
+    rm -f "$dir/meson-logs/$name.json"
+    if [ ! -f "$dir/build.ninja" ] &&
+        ! env $setup_env meson setup "$dir" $setup_args >/dev/null; then
+        echo "dev.sh: $name: cannot set up $dir" >&2
+        return 1
+    fi
+    echo "dev.sh: === $name tests ($dir)"
+    meson test -C "$dir" --print-errorlogs --logbase "$name" \
+        --num-processes "${NPROC:-$(nproc)}" "$@"
+}
+
+# One summary line per run, then the total of all runs as the last line.
+summarise() {
+    all=$(mktemp)
+    for log in $runs; do
+        printf '%s: ' "$log"
+        if [ -f "$log" ]; then
+            ./scripts/test-summary.sh "$log"
+            cat "$log" >>"$all"
+        else
+            echo "did not run"
+        fi
+    done
+    ./scripts/test-summary.sh "$all"
+    rm -f "$all"
+}
+
+# The plain suite, then the sanitizer and fuzz builds.
+test_all() {
+    wrap="--wrapper=$PWD/fuzzing/sanitizer-wrapper.sh"
+    rc=0 runs=""
+    setup_env="" setup_args=""
+    run_tests testlog build || rc=1
+    setup_args="-Db_sanitize=address,undefined -Db_lundef=false"
+    run_tests asan build-asan "$wrap" || rc=1
+    setup_args="-Db_sanitize=thread -Db_lundef=false"
+    # shellcheck disable=SC2046
+    run_tests tsan build-tsan "$wrap" $(printf -- '--suite %s ' $tsan_suites) || rc=1
+    setup_env="CC=clang" setup_args="-Dfuzzing=true"
+    run_tests fuzz build-fuzz --suite fuzz || rc=1
+    summarise
+    return $rc
+}
+
 cmd=${1:-run}
 case "$cmd" in
 run)
@@ -41,11 +102,10 @@ run)
     exec build/server/nbdx -f --print-uri memory 1G
     ;;
 test)
-    install_missing $build_deps $test_deps
+    install_missing $build_deps $test_deps $sanitizer_deps
     do_build
     status=0
-    meson test -C build --print-errorlogs --num-processes "${NPROC:-$(nproc)}" || status=$?
-    ./scripts/test-summary.sh build/meson-logs/testlog.json
+    test_all || status=$?
     exit $status
     ;;
 build)

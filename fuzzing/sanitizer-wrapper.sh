@@ -21,7 +21,7 @@ logs=$(mktemp -d "${TMPDIR:-/tmp}/nbdx-sanitizer.XXXXXX")
 export ASAN_OPTIONS="log_path=$logs/asan:halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1${NBDX_ASAN_OPTIONS:+:$NBDX_ASAN_OPTIONS}"
 export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="log_path=$logs/ubsan:halt_on_error=1:print_stacktrace=1"
-export TSAN_OPTIONS="log_path=$logs/tsan:halt_on_error=0:second_deadlock_stack=1${NBDX_TSAN_OPTIONS:+:$NBDX_TSAN_OPTIONS}"
+export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$here/tsan.supp:halt_on_error=0:second_deadlock_stack=1${NBDX_TSAN_OPTIONS:+:$NBDX_TSAN_OPTIONS}"
 
 "$@"
 status=$?
