@@ -48,14 +48,17 @@ tsan_suites="clients plugins protocol filters hostile"
 run_tests() {
     name=$1 dir=$2
     shift 2
-    runs="$runs $dir/meson-logs/$name.json"
-    rm -f "$dir/meson-logs/$name.json"
+    # With --wrapper, meson adds the wrapper's name to the log's name.
+    rm -f "$dir/meson-logs/$name".json "$dir/meson-logs/$name"-*.json
+    runs="$runs $name:$dir"
     if [ ! -f "$dir/build.ninja" ] &&
         ! env $setup_env meson setup "$dir" $setup_args >/dev/null; then
         echo "dev.sh: $name: cannot set up $dir" >&2
         return 1
     fi
     echo "dev.sh: === $name tests ($dir)"
+    # meson test builds only what the tests depend on, not the server.
+    ninja -C "$dir" || return 1
     meson test -C "$dir" --print-errorlogs --logbase "$name" \
         --num-processes "${NPROC:-$(nproc)}" "$@"
 }
@@ -63,9 +66,11 @@ run_tests() {
 # One summary line per run, then the total of all runs as the last line.
 summarise() {
     all=$(mktemp)
-    for log in $runs; do
-        printf '%s: ' "$log"
-        if [ -f "$log" ]; then
+    for run in $runs; do
+        log=$(ls "${run#*:}/meson-logs/${run%%:*}".json \
+            "${run#*:}/meson-logs/${run%%:*}"-*.json 2>/dev/null | head -1)
+        printf '%s: ' "${run%%:*}"
+        if [ -n "$log" ]; then
             ./scripts/test-summary.sh "$log"
             cat "$log" >>"$all"
         else
