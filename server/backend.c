@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastpath.h"
 #include "internal.h"
 #include "minmax.h"
 
@@ -387,6 +388,66 @@ backend_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
     if (count == 0)
         return 0;
     return check_error(c->b->pread(c, buf, count, offset, flags, err), err);
+}
+
+const struct nbdx_extension *
+backend_extension(struct context *c)
+{
+    return c->b->i == 0 ? plugin_extension(c->b) : NULL;
+}
+
+int64_t
+backend_pread_iov(struct context *c, uint32_t count, uint64_t offset,
+                  struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie,
+                  int *err)
+{
+    const struct nbdx_extension *ext = backend_extension(c);
+    int64_t r;
+
+    ASSERT_READY(c);
+    assert(ext && ext->pread_iov);
+    assert(range_ok(c, count, offset) && count > 0 && max > 0);
+    datapath_debug("%s: pread count=%" PRIu32 " offset=%" PRIu64 " (iov)",
+                   c->b->name, count, offset);
+    threadlocal_set_error(0);
+    errno = 0;
+    r = ext->pread_iov(c->handle, count, offset, 0, iov, max, n, cookie);
+    if (r == -1) {
+        *err = threadlocal_get_error() ? threadlocal_get_error()
+               : errno                 ? errno
+                                       : EIO;
+        return -1;
+    }
+    assert(r > 0 && r <= count && *n >= 1 && *n <= max);
+    return r;
+}
+
+void
+backend_release_iov(struct context *c, void *cookie)
+{
+    backend_extension(c)->release_iov(c->handle, cookie);
+}
+
+int
+backend_pread_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
+                 uint64_t *fd_offset, int *err)
+{
+    const struct nbdx_extension *ext = backend_extension(c);
+
+    ASSERT_READY(c);
+    assert(ext && ext->pread_fd);
+    assert(range_ok(c, count, offset) && count > 0);
+    datapath_debug("%s: pread count=%" PRIu32 " offset=%" PRIu64 " (fd)",
+                   c->b->name, count, offset);
+    threadlocal_set_error(0);
+    errno = 0;
+    if (ext->pread_fd(c->handle, count, offset, 0, fd, fd_offset) == -1) {
+        *err = threadlocal_get_error() ? threadlocal_get_error()
+               : errno                 ? errno
+                                       : EIO;
+        return -1;
+    }
+    return 0;
 }
 
 int

@@ -17,17 +17,75 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fastpath.h"
 #include "internal.h"
+#include "minmax.h"
 #include "nbd-protocol.h"
 
 /* Per-connection caps on what is read but not yet answered. */
 #define MAX_INFLIGHT_REQUESTS 64
 #define MAX_INFLIGHT_BYTES (128 * 1024 * 1024)
+
+/* Read-ahead buffer per connection, allocated when transmission starts;
+ * pages a client never fills are never touched, so idle connections
+ * cost little.  Payloads of at least half its size bypass it.
+ */
+#define INBUF_SIZE (64 * 1024)
+/* A request is run by the reader itself, with no hand-off to a worker,
+ * while requests on this connection take less than this on average:
+ * the hand-off (queue, wake a worker) costs more than such a request.
+ */
+#define INLINE_MAX_NS 50000
+/* Most pieces one conn_sendv / conn_sendv_until call takes. */
+#define CONN_IOV_MAX 256
+/* Small replies of requests the reader runs itself are gathered in an
+ * output buffer of this size and sent together when the reader runs out
+ * of requests to read (or the buffer fills): one system call and one
+ * wake-up of the client for many replies.
+ */
+#define OUTBUF_SIZE (64 * 1024)
+#define OUTBUF_MAX_REPLY (16 * 1024)
+
+/* What the hot path keeps per connection, beside struct connection (which
+ * must come first: a connection pointer is a conn_priv pointer).
+ */
+struct conn_priv {
+    struct connection conn;
+    /* The read-ahead buffer; the reader (holding read_lock) owns it.
+     * Bytes [in_start, in_end) are received but not yet consumed.
+     */
+    char *in;
+    size_t in_start, in_end;
+    /* Replies held back, [0, out_len); guarded by conn->write_lock (out_len
+     * is also read without it, atomically, by the reader to skip an
+     * empty flush).  Only the reader adds to it.
+     */
+    char *out;
+    size_t out_len;
+    /* Moving average of the time to run and answer a request, in ns.
+     * Read and written by the reader and workers with relaxed atomics:
+     * only a heuristic.
+     */
+    uint64_t avg_ns;
+};
+
+static struct conn_priv *
+conn_priv(struct connection *conn)
+{
+    return (struct conn_priv *)conn;
+}
+
+/* Set while this thread is the reader running a request itself: only
+ * then may its reply wait in the output buffer.
+ */
+static __thread bool reply_may_wait;
 
 /* Live connections, so the server can wait for them before unloading. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -58,12 +116,24 @@ struct workers {
 };
 
 static uint64_t
-now_ms(void)
+now_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t
+now_ms(void)
+{
+    return now_ns() / 1000000;
+}
+
+uint64_t
+conn_now_ms(void)
+{
+    return now_ms();
 }
 
 /* ---- status ---- */
@@ -168,31 +238,127 @@ conn_read_some(struct connection *conn, void *buf, size_t len)
     return read(conn->sockin, buf, len);
 }
 
+static int conn_raw_sendv(struct connection *conn, struct iovec *v, int n);
+
+/* Send the replies held back, taking the write lock if there are any. */
+static int
+conn_flush(struct connection *conn)
+{
+    struct conn_priv *p = conn_priv(conn);
+    struct iovec v;
+    int r = 0;
+
+    if (__atomic_load_n(&p->out_len, __ATOMIC_RELAXED) == 0)
+        return 0;
+    pthread_mutex_lock(&conn->write_lock);
+    if (p->out_len > 0) {
+        v = (struct iovec){p->out, p->out_len};
+        r = conn_raw_sendv(conn, &v, 1);
+        __atomic_store_n(&p->out_len, 0, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&conn->write_lock);
+    return r;
+}
+
+/* Read 1 to len bytes, waiting if none are there.  -1 on error or EOF
+ * (errno 0).
+ */
+static ssize_t
+conn_read_avail(struct connection *conn, void *buf, size_t len)
+{
+    for (;;) {
+        ssize_t r = conn_read_some(conn, buf, len);
+        if (r > 0)
+            return r;
+        if (r == 0) {
+            errno = 0; /* EOF */
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        /* Nothing to read: replies held back must go before we wait. */
+        if (conn_flush(conn) == -1)
+            return -1;
+        if (conn_wait_readable(conn, conn->sockin) == -1)
+            return -1;
+    }
+}
+
 int
 conn_raw_recv(struct connection *conn, void *vbuf, size_t len)
 {
     char *buf = vbuf;
 
     while (len > 0) {
-        ssize_t r = conn_read_some(conn, buf, len);
-        if (r == 0) {
-            errno = 0; /* EOF */
+        ssize_t r = conn_read_avail(conn, buf, len);
+        if (r == -1)
             return -1;
-        }
-        if (r == -1) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (conn_wait_readable(conn, conn->sockin) == -1)
-                    return -1;
-                continue;
-            }
-            return -1;
-        }
         buf += r;
         len -= r;
     }
     return 0;
+}
+
+bool
+conn_is_raw(const struct connection *conn)
+{
+    return !conn->using_tls && conn->recv == conn_raw_recv &&
+           conn->send == conn_raw_send;
+}
+
+bool
+conn_is_raw_socket(const struct connection *conn)
+{
+    return conn_is_raw(conn) && conn->sockout_is_socket;
+}
+
+/* Refill the empty read-ahead buffer with what has arrived (at least one
+ * byte).
+ */
+static int
+conn_fill(struct connection *conn)
+{
+    struct conn_priv *p = conn_priv(conn);
+    ssize_t r;
+
+    if (p->in == NULL) {
+        p->in = malloc(INBUF_SIZE);
+        if (p->in == NULL)
+            return -1;
+    }
+    r = conn_read_avail(conn, p->in, INBUF_SIZE);
+    if (r == -1)
+        return -1;
+    p->in_start = 0;
+    p->in_end = r;
+    return 0;
+}
+
+int
+conn_recv_buffered(struct connection *conn, void *vbuf, size_t len)
+{
+    struct conn_priv *p = conn_priv(conn);
+    char *buf = vbuf;
+    size_t n;
+
+    if (!conn_is_raw(conn))
+        return conn->recv(conn, buf, len);
+    for (;;) {
+        n = MIN(len, p->in_end - p->in_start);
+        if (n > 0)
+            memcpy(buf, p->in + p->in_start, n);
+        p->in_start += n;
+        buf += n;
+        len -= n;
+        if (len == 0)
+            return 0;
+        if (len >= INBUF_SIZE / 2)
+            return conn_raw_recv(conn, buf, len);
+        if (conn_fill(conn) == -1)
+            return -1;
+    }
 }
 
 int
@@ -214,6 +380,209 @@ conn_raw_send(struct connection *conn, const void *vbuf, size_t len, int flags)
         }
         buf += r;
         len -= r;
+    }
+    return 0;
+}
+
+/* Drop the first done bytes from v[0..*n). */
+static struct iovec *
+iov_advance(struct iovec *v, int *n, size_t done)
+{
+    while (*n > 0 && done >= v->iov_len) {
+        done -= v->iov_len;
+        v++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        v->iov_base = (char *)v->iov_base + done;
+        v->iov_len -= done;
+    }
+    return v;
+}
+
+static ssize_t
+conn_raw_sendv_once(struct connection *conn, struct iovec *v, int n, int flags)
+{
+    struct msghdr msg = {.msg_iov = v, .msg_iovlen = n};
+
+    if (conn->sockout_is_socket)
+        return sendmsg(conn->sockout, &msg, MSG_NOSIGNAL | flags);
+    return writev(conn->sockout, v, n);
+}
+
+/* Send all of v[0..n); v is modified. */
+static int
+conn_raw_sendv(struct connection *conn, struct iovec *v, int n)
+{
+    v = iov_advance(v, &n, 0);
+    while (n > 0) {
+        ssize_t r = conn_raw_sendv_once(conn, v, n, 0);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1)
+            return -1;
+        v = iov_advance(v, &n, r);
+    }
+    return 0;
+}
+
+/* Append a small reply to the output buffer if it may wait there.  True
+ * if it did.  Called with conn->write_lock held.
+ */
+static bool
+conn_hold_back(struct connection *conn, const struct iovec *iov, int n)
+{
+    struct conn_priv *p = conn_priv(conn);
+    size_t len = 0;
+    int i;
+
+    if (!reply_may_wait || !conn->sockout_is_socket)
+        return false;
+    for (i = 0; i < n; i++)
+        len += iov[i].iov_len;
+    if (len > OUTBUF_MAX_REPLY || p->out_len + len > OUTBUF_SIZE)
+        return false;
+    if (p->out == NULL && (p->out = malloc(OUTBUF_SIZE)) == NULL)
+        return false;
+    for (i = 0; i < n; i++) {
+        memcpy(p->out + p->out_len, iov[i].iov_base, iov[i].iov_len);
+        p->out_len += iov[i].iov_len;
+    }
+    __atomic_store_n(&p->out_len, p->out_len, __ATOMIC_RELAXED);
+    return true;
+}
+
+int
+conn_sendv(struct connection *conn, const struct iovec *iov, int n)
+{
+    struct conn_priv *p = conn_priv(conn);
+    struct iovec copy[CONN_IOV_MAX + 1];
+    int i;
+
+    if (!conn_is_raw(conn)) {
+        for (i = 0; i < n; i++)
+            if (iov[i].iov_len > 0 &&
+                conn->send(conn, iov[i].iov_base, iov[i].iov_len,
+                           i < n - 1 ? SEND_MORE : 0) == -1)
+                return -1;
+        return 0;
+    }
+    if (conn_hold_back(conn, iov, n))
+        return 0;
+    /* What is held back goes first, in the same system call. */
+    assert(n <= CONN_IOV_MAX);
+    i = 0;
+    if (p->out_len > 0)
+        copy[i++] = (struct iovec){p->out, p->out_len};
+    memcpy(copy + i, iov, n * sizeof *iov);
+    __atomic_store_n(&p->out_len, 0, __ATOMIC_RELAXED);
+    return conn_raw_sendv(conn, copy, n + i);
+}
+
+/* Send what is held back; conn->write_lock is held. */
+static int
+conn_flush_locked(struct connection *conn)
+{
+    struct conn_priv *p = conn_priv(conn);
+    struct iovec v = {p->out, p->out_len};
+
+    if (p->out_len == 0)
+        return 0;
+    __atomic_store_n(&p->out_len, 0, __ATOMIC_RELAXED);
+    return conn_raw_sendv(conn, &v, 1);
+}
+
+/* Wait until sockout is writable or deadline_ms passes: 1, 0, -1. */
+static int
+conn_wait_writable(struct connection *conn, uint64_t deadline_ms)
+{
+    struct pollfd pfd = {.fd = conn->sockout, .events = POLLOUT};
+    uint64_t now = now_ms();
+    int r;
+
+    if (now >= deadline_ms)
+        return 0;
+    r = poll(&pfd, 1, (int)MIN(deadline_ms - now, (uint64_t)INT32_MAX));
+    if (r == -1 && errno == EINTR)
+        return 1; /* re-check the time */
+    return r;
+}
+
+/* Put the held-back bytes that sent did not cover back at the front of
+ * the output buffer; returns how much of sent was beyond them.
+ */
+static size_t
+conn_unsent_held(struct conn_priv *p, size_t held, size_t sent)
+{
+    if (sent >= held)
+        return sent - held;
+    memmove(p->out, p->out + sent, held - sent);
+    __atomic_store_n(&p->out_len, held - sent, __ATOMIC_RELAXED);
+    return 0;
+}
+
+ssize_t
+conn_sendv_until(struct connection *conn, const struct iovec *iov, int n,
+                 uint64_t deadline_ms)
+{
+    struct conn_priv *p = conn_priv(conn);
+    struct iovec copy[CONN_IOV_MAX + 1], *v = copy;
+    size_t sent = 0, held = p->out_len;
+    int m = 0, w;
+
+    assert(conn_is_raw_socket(conn));
+    assert(n <= CONN_IOV_MAX);
+    if (conn_hold_back(conn, iov, n)) {
+        for (m = 0; m < n; m++)
+            sent += iov[m].iov_len;
+        return sent;
+    }
+    /* Held-back replies go first, in the same system call. */
+    if (held > 0)
+        copy[m++] = (struct iovec){p->out, held};
+    __atomic_store_n(&p->out_len, 0, __ATOMIC_RELAXED);
+    memcpy(copy + m, iov, n * sizeof *iov);
+    m += n;
+    v = iov_advance(v, &m, 0);
+    while (m > 0) {
+        ssize_t r = conn_raw_sendv_once(conn, v, m, MSG_DONTWAIT);
+        if (r >= 0) {
+            sent += r;
+            v = iov_advance(v, &m, r);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        w = conn_wait_writable(conn, deadline_ms);
+        if (w == -1)
+            return -1;
+        if (w == 0)
+            break;
+    }
+    return conn_unsent_held(p, held, sent);
+}
+
+int
+conn_sendfile(struct connection *conn, int fd, uint64_t offset, uint64_t count)
+{
+    off_t off = (off_t)offset;
+
+    assert(conn_is_raw_socket(conn));
+    if (conn_flush_locked(conn) == -1)
+        return -1;
+    while (count > 0) {
+        ssize_t r = sendfile(conn->sockout, fd, &off, MIN(count, 1U << 30));
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1)
+            return -1;
+        if (r == 0) {
+            errno = EIO; /* the file is shorter than promised */
+            return -1;
+        }
+        count -= r;
     }
     return 0;
 }
@@ -248,15 +617,17 @@ fd_is_socket(int fd)
 static struct connection *
 conn_new(int sockin, int sockout, uint64_t id)
 {
-    struct connection *conn = calloc(1, sizeof *conn);
+    struct conn_priv *p = calloc(1, sizeof *p);
+    struct connection *conn;
 
-    if (conn == NULL) {
+    if (p == NULL) {
         nbdkit_error("calloc: %m");
         return NULL;
     }
+    conn = &p->conn;
     if (pipe2(conn->status_pipe, O_CLOEXEC) == -1) {
         nbdkit_error("pipe2: %m");
-        free(conn);
+        free(p);
         return NULL;
     }
     conn->id = id;
@@ -286,17 +657,46 @@ conn_free(struct connection *conn)
     pthread_mutex_destroy(&conn->status_lock);
     interns_free(conn->interns);
     free(conn->exportname);
-    free(conn);
+    free(conn_priv(conn)->in);
+    free(conn_priv(conn));
 }
 
 /* ---- running requests ---- */
 
+/* Fold one request's time into the connection's average. */
+static void
+conn_note_time(struct connection *conn, uint64_t ns)
+{
+    uint64_t *avg = &conn_priv(conn)->avg_ns;
+    uint64_t a = __atomic_load_n(avg, __ATOMIC_RELAXED);
+
+    __atomic_store_n(avg, a - a / 4 + ns / 4, __ATOMIC_RELAXED);
+}
+
 static void
 conn_run_request(struct connection *conn, struct request *req)
 {
+    uint64_t t0 = now_ns();
+
     lock_request(conn);
     protocol_handle_request(conn, req);
     unlock_request(conn);
+    conn_note_time(conn, now_ns() - t0);
+}
+
+/* Run the request in the reader instead of a worker?  Yes while requests
+ * are quick: waking a worker and switching to it costs more than the
+ * request, and with the read-ahead buffer the reader loses little by
+ * not reading meanwhile.  A slow request (a plugin that blocks) raises
+ * the average, and from then on requests go to workers again, until
+ * they are quick once more.
+ */
+static bool
+conn_run_inline(struct connection *conn)
+{
+    uint64_t avg = __atomic_load_n(&conn_priv(conn)->avg_ns, __ATOMIC_RELAXED);
+
+    return avg < INLINE_MAX_NS;
 }
 
 static void *
@@ -434,7 +834,9 @@ conn_serve_serial(struct connection *conn)
     struct queued *q;
 
     while ((q = conn_read_request(conn)) != NULL) {
+        reply_may_wait = true;
         conn_run_request(conn, &q->req);
+        reply_may_wait = false;
         free(q);
     }
 }
@@ -458,6 +860,13 @@ conn_serve_parallel(struct connection *conn)
         q = conn_read_request(conn);
         if (q == NULL)
             break;
+        if (conn_run_inline(conn)) {
+            reply_may_wait = true;
+            conn_run_request(conn, &q->req);
+            reply_may_wait = false;
+            free(q);
+            continue;
+        }
         pthread_mutex_lock(&w.lock);
         workers_dispatch(&w, q);
         pthread_mutex_unlock(&w.lock);
@@ -512,6 +921,8 @@ conn_run(struct connection *conn)
         conn_serve_parallel(conn);
     else
         conn_serve_serial(conn);
+    if (conn_flush(conn) == -1)
+        conn_set_status(conn, STATUS_DEAD);
 }
 
 void

@@ -16,12 +16,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastpath.h"
 #include "internal.h"
 #include "minmax.h"
 
 struct backend_plugin {
     struct backend backend;      /* first: a backend_plugin is a backend */
     struct nbdkit_plugin plugin; /* zero-filled past the plugin's size */
+    /* nbdx_extension_init's answer, zero-filled past its size; valid if
+     * has_extension.  Read-only after load.
+     */
+    struct nbdx_extension extension;
+    bool has_extension;
 };
 
 static struct nbdkit_plugin *
@@ -504,6 +510,42 @@ plugin_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
     return CALL_DATA(c->b, err, p->_pread_v1(c->handle, buf, count, offset));
 }
 
+const struct nbdx_extension *
+plugin_extension(struct backend *b)
+{
+    struct backend_plugin *bp = (struct backend_plugin *)b;
+
+    assert(b->i == 0);
+    return bp->has_extension ? &bp->extension : NULL;
+}
+
+/* The optional nbdx_extension_init export, copied by the same
+ * _struct_size rule as the plugin struct.
+ */
+static void
+plugin_load_extension(struct backend_plugin *bp, void *dl, const char *filename)
+{
+    nbdx_extension_init_fn init;
+    const struct nbdx_extension *ext;
+
+    init = (nbdx_extension_init_fn)dlsym(dl, NBDX_EXTENSION_INIT_SYMBOL);
+    if (init == NULL)
+        return;
+    ext = init();
+    if (ext == NULL ||
+        ext->_struct_size < offsetof(struct nbdx_extension, pread_iov)) {
+        debug("%s: ignoring an invalid nbdx extension", filename);
+        return;
+    }
+    memcpy(&bp->extension, ext,
+           MIN(ext->_struct_size, (uint64_t)sizeof bp->extension));
+    /* Both halves of the pair, or neither. */
+    if (!bp->extension.pread_iov != !bp->extension.release_iov)
+        bp->extension.pread_iov = NULL, bp->extension.release_iov = NULL;
+    bp->has_extension = true;
+    debug("%s: nbdx extension version %d", filename, ext->_version);
+}
+
 static int
 plugin_pwrite(struct context *c, const void *buf, uint32_t count,
               uint64_t offset, uint32_t flags, int *err)
@@ -787,6 +829,7 @@ plugin_load(const char *filename, const char *name)
               p->_struct_size);
     memcpy(&bp->plugin, p, size);
     plugin_check(bp, filename);
+    plugin_load_extension(bp, dl, filename);
 
     backend_init(&bp->backend, NULL, 0, filename, dl, "plugin");
     bp->backend.name = bp->plugin.name;

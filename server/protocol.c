@@ -15,9 +15,12 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "fastpath.h"
 #include "internal.h"
 #include "minmax.h"
 #include "nbd-protocol.h"
@@ -37,6 +40,21 @@
 #define MIN_HOLE 4096
 /* At most this many extents in one BLOCK_STATUS chunk. */
 #define MAX_EXTENTS (1024 * 1024)
+/* Zero-copy READs (plugin extension, raw sockets only): pieces asked of
+ * the plugin per call, iovecs and chunk headers per system call, and how
+ * long the plugin's memory may stay locked waiting for a slow client
+ * before the rest of the reply is copied out instead.
+ */
+#define ZC_PIECES 64
+#define ZC_IOV 128
+#define ZC_HDRS (ZC_PIECES + 2)
+#define ZC_LOCK_MS 10
+/* Zeroes sent as data come from a read-only anonymous mapping of this
+ * size: all of it is the kernel's shared zero page, so it costs no RAM.
+ */
+#define ZEROES_SIZE (1024 * 1024)
+/* READs at least this large go through the plugin's pread_fd. */
+#define MIN_SENDFILE_READ (64 * 1024)
 
 /* ---- Receiving and validating ---- */
 
@@ -53,7 +71,7 @@ request_drain(struct connection *conn, uint64_t len)
     }
     while (len > 0) {
         n = MIN(len, sizeof buf);
-        if (conn->recv(conn, buf, n) == -1)
+        if (conn_recv_buffered(conn, buf, n) == -1)
             return -1;
         len -= n;
     }
@@ -155,13 +173,13 @@ request_recv_header(struct connection *conn, struct request *req,
     } h;
 
     if (conn->extended_headers) {
-        if (conn->recv(conn, &h.x, sizeof h.x) == -1)
+        if (conn_recv_buffered(conn, &h.x, sizeof h.x) == -1)
             return -1;
         if (be32toh(h.x.magic) != NBD_EXTENDED_REQUEST_MAGIC)
             goto bad_magic;
         req->count = be64toh(h.x.count);
     } else {
-        if (conn->recv(conn, &h.c, sizeof h.c) == -1)
+        if (conn_recv_buffered(conn, &h.c, sizeof h.c) == -1)
             return -1;
         if (be32toh(h.c.magic) != NBD_REQUEST_MAGIC)
             goto bad_magic;
@@ -209,7 +227,7 @@ protocol_recv_request(struct connection *conn, struct request *req)
         req->error = NBD_ENOMEM;
         return request_drain(conn, payload);
     }
-    if (conn->recv(conn, req->buf, payload) == -1) {
+    if (conn_recv_buffered(conn, req->buf, payload) == -1) {
         free(req->buf);
         req->buf = NULL;
         return -1;
@@ -519,10 +537,9 @@ reply_simple(struct connection *conn, const struct request *req, uint32_t error,
 {
     struct nbd_simple_reply h = {htobe32(NBD_SIMPLE_REPLY_MAGIC),
                                  htobe32(error), htobe64(req->cookie)};
+    struct iovec iov[2] = {{&h, sizeof h}, {(void *)data, len}};
 
-    if (conn->send(conn, &h, sizeof h, len ? SEND_MORE : 0) == -1)
-        return -1;
-    return len ? conn->send(conn, data, len, 0) : 0;
+    return conn_sendv(conn, iov, len ? 2 : 1);
 }
 
 static int
@@ -535,13 +552,15 @@ reply_error_chunk(struct connection *conn, const struct request *req,
     size_t n;
     struct nbd_chunk_error e = {htobe32(error), htobe16(len)};
 
+    struct iovec iov[2];
+
     n = reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
                            sizeof e + len, buf);
     memcpy(buf + n, &e, sizeof e);
     n += sizeof e;
-    if (conn->send(conn, buf, n, len ? SEND_MORE : 0) == -1)
-        return -1;
-    return len ? conn->send(conn, msg, len, 0) : 0;
+    iov[0] = (struct iovec){buf, n};
+    iov[1] = (struct iovec){(void *)msg, len};
+    return conn_sendv(conn, iov, len ? 2 : 1);
 }
 
 /* One OFFSET_DATA chunk: header, offset and data. */
@@ -554,12 +573,14 @@ reply_data_chunk(struct connection *conn, const struct request *req,
     size_t n;
     uint64_t off = htobe64(offset);
 
+    struct iovec iov[2];
+
     n = reply_chunk_header(conn, req, flags, NBD_REPLY_TYPE_OFFSET_DATA,
                            8 + (uint64_t)len, buf);
     memcpy(buf + n, &off, 8);
-    if (conn->send(conn, buf, n + 8, SEND_MORE) == -1)
-        return -1;
-    return conn->send(conn, data, len, flags ? 0 : SEND_MORE);
+    iov[0] = (struct iovec){buf, n + 8};
+    iov[1] = (struct iovec){(void *)data, len};
+    return conn_sendv(conn, iov, 2);
 }
 
 static int
@@ -610,11 +631,325 @@ reply_block_status(struct connection *conn, const struct request *req,
     uint16_t type = conn->extended_headers ? NBD_REPLY_TYPE_BLOCK_STATUS_EXT
                                            : NBD_REPLY_TYPE_BLOCK_STATUS;
 
+    struct iovec iov[2];
+
     n = reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE, type, r->status_len,
                            buf);
-    if (conn->send(conn, buf, n, SEND_MORE) == -1)
+    iov[0] = (struct iovec){buf, n};
+    iov[1] = (struct iovec){r->status, r->status_len};
+    return conn_sendv(conn, iov, 2);
+}
+
+/* ---- Zero-copy READ replies ---- */
+
+static const char *zeroes;
+static pthread_once_t zeroes_once = PTHREAD_ONCE_INIT;
+
+static void
+zeroes_map(void)
+{
+    void *p =
+        mmap(NULL, ZEROES_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    zeroes = p == MAP_FAILED ? NULL : p;
+}
+
+/* A reply being assembled from plugin memory, sent ZC_IOV pieces at a
+ * time.  If the client stops reading, the rest is copied to bounce and
+ * sent after the plugin's memory is released.
+ */
+struct zc_out {
+    struct connection *conn;
+    uint64_t deadline_ms;
+    struct iovec iov[ZC_IOV];
+    int n;
+    char hdr[ZC_HDRS][48]; /* chunk headers the iovecs point to */
+    int nhdr;
+    char *bounce; /* owned; malloc'd once stalled */
+    size_t bounce_len, bounce_cap;
+    bool stalled;
+};
+
+static int
+zc_bounce(struct zc_out *o, const void *base, size_t len)
+{
+    if (o->bounce_len + len > o->bounce_cap) {
+        size_t cap = MAX(o->bounce_cap * 2, o->bounce_len + len);
+        char *p = realloc(o->bounce, cap);
+        if (p == NULL)
+            return -1;
+        o->bounce = p;
+        o->bounce_cap = cap;
+    }
+    memcpy(o->bounce + o->bounce_len, base, len);
+    o->bounce_len += len;
+    return 0;
+}
+
+/* Send the gathered iovecs; on a stall copy what is left to bounce. */
+static int
+zc_push(struct zc_out *o)
+{
+    ssize_t sent = 0;
+    int i;
+
+    if (!o->stalled)
+        sent = conn_sendv_until(o->conn, o->iov, o->n, o->deadline_ms);
+    if (sent == -1)
         return -1;
-    return conn->send(conn, r->status, r->status_len, 0);
+    for (i = 0; i < o->n; i++) {
+        size_t len = o->iov[i].iov_len, skip = MIN((size_t)sent, len);
+
+        sent -= skip;
+        if (skip < len) {
+            o->stalled = true;
+            if (zc_bounce(o, (char *)o->iov[i].iov_base + skip, len - skip))
+                return -1;
+        }
+    }
+    o->n = o->nhdr = 0;
+    return 0;
+}
+
+static int
+zc_add(struct zc_out *o, const void *base, size_t len)
+{
+    if (o->n == ZC_IOV && zc_push(o) == -1)
+        return -1;
+    o->iov[o->n++] = (struct iovec){(void *)base, len};
+    return 0;
+}
+
+/* A fresh header slot, pushing first if they are all in use. */
+static char *
+zc_hdr(struct zc_out *o)
+{
+    if ((o->nhdr == ZC_HDRS || o->n >= ZC_IOV - 1) && zc_push(o) == -1)
+        return NULL;
+    return o->hdr[o->nhdr++];
+}
+
+static int
+zc_add_zeroes(struct zc_out *o, uint64_t len)
+{
+    while (len > 0) {
+        size_t n = MIN(len, (uint64_t)ZEROES_SIZE);
+        if (zc_add(o, zeroes, n) == -1)
+            return -1;
+        len -= n;
+    }
+    return 0;
+}
+
+static int
+zc_add_piece(struct zc_out *o, const struct nbdx_iovec *p)
+{
+    return p->base ? zc_add(o, p->base, p->len) : zc_add_zeroes(o, p->len);
+}
+
+/* Length of the run of pieces from i that goes in one data chunk: up to
+ * the next zero piece big enough to be a hole.
+ */
+static size_t
+zc_data_run(const struct nbdx_iovec *p, size_t n, size_t i, uint64_t *len)
+{
+    size_t j;
+
+    *len = 0;
+    for (j = i; j < n && (p[j].base || p[j].len < MIN_HOLE); j++)
+        *len += p[j].len;
+    return j - i;
+}
+
+/* Structured chunks for the pieces, which start at offset; the last one
+ * carries DONE if last.
+ */
+static int
+zc_chunks(struct zc_out *o, const struct request *req, uint64_t offset,
+          const struct nbdx_iovec *p, size_t n, bool last)
+{
+    struct connection *conn = o->conn;
+    size_t i = 0, k, nrun;
+    uint64_t len;
+    char *h;
+
+    while (i < n) {
+        nrun = zc_data_run(p, n, i, &len);
+        k = nrun ? i + nrun : i + 1;
+        uint16_t done = last && k == n ? NBD_REPLY_FLAG_DONE : 0;
+        if ((h = zc_hdr(o)) == NULL)
+            return -1;
+        if (nrun == 0) {
+            struct nbd_chunk_offset_hole hole = {htobe64(offset),
+                                                 htobe32(p[i].len)};
+            size_t hl = reply_chunk_header(
+                conn, req, done, NBD_REPLY_TYPE_OFFSET_HOLE, sizeof hole, h);
+            memcpy(h + hl, &hole, sizeof hole);
+            len = p[i].len;
+            if (zc_add(o, h, hl + sizeof hole) == -1)
+                return -1;
+        } else {
+            uint64_t off = htobe64(offset);
+            size_t hl = reply_chunk_header(
+                conn, req, done, NBD_REPLY_TYPE_OFFSET_DATA, 8 + len, h);
+            memcpy(h + hl, &off, 8);
+            if (zc_add(o, h, hl + 8) == -1)
+                return -1;
+            for (; i < k; i++)
+                if (zc_add_piece(o, &p[i]) == -1)
+                    return -1;
+        }
+        offset += len;
+        i = k;
+    }
+    return 0;
+}
+
+/* Send one plugin call's pieces, release them, then send what a stall
+ * left in bounce.
+ */
+static int
+zc_send_call(struct zc_out *o, const struct request *req, uint64_t offset,
+             const struct nbdx_iovec *p, size_t n, bool last, void *cookie)
+{
+    struct context *c = o->conn->top_context;
+    size_t i;
+    int r = 0;
+
+    if (o->conn->structured_replies)
+        r = zc_chunks(o, req, offset, p, n, last);
+    else
+        for (i = 0; i < n && r == 0; i++)
+            r = zc_add_piece(o, &p[i]);
+    if (r == 0)
+        r = zc_push(o);
+    backend_release_iov(c, cookie);
+    if (r == 0 && o->stalled) {
+        struct iovec v = {o->bounce, o->bounce_len};
+        r = conn_sendv(o->conn, &v, 1);
+    }
+    o->stalled = false;
+    o->bounce_len = 0;
+    return r;
+}
+
+/* The whole READ, executed and answered; conn->write_lock held.  -1 if
+ * the connection must close.
+ */
+static int
+read_zc(struct connection *conn, const struct request *req)
+{
+    struct zc_out o = {.conn = conn, .deadline_ms = conn_now_ms() + ZC_LOCK_MS};
+    struct nbdx_iovec p[ZC_PIECES];
+    uint64_t pos = req->offset, end = req->offset + req->count;
+    struct nbd_simple_reply sh = {htobe32(NBD_SIMPLE_REPLY_MAGIC), 0,
+                                  htobe64(req->cookie)};
+    int err = 0, r = 0;
+    int64_t got;
+    size_t n;
+    void *cookie;
+
+    if (!conn->structured_replies)
+        zc_add(&o, &sh, sizeof sh);
+    while (pos < end && r == 0) {
+        got = backend_pread_iov(conn->top_context, end - pos, pos, p, ZC_PIECES,
+                                &n, &cookie, &err);
+        if (got == -1)
+            break;
+        r = zc_send_call(&o, req, pos, p, n, pos + got == end, cookie);
+        pos += got;
+    }
+    free(o.bounce);
+    if (r == -1 || pos == end)
+        return r;
+    /* The plugin failed.  A simple reply's header is gone: disconnect. */
+    if (!conn->structured_replies)
+        return -1;
+    return reply_error_chunk(conn, req, request_nbd_error(err, req->flags));
+}
+
+/* ---- sendfile READ replies ---- */
+
+/* The whole READ from the plugin's file with sendfile(2), as one data
+ * chunk (holes are sent as the zeroes they read as); conn->write_lock
+ * held.  Returns 1 if the plugin declined (nothing sent: run the READ
+ * the ordinary way), -1 if the connection must close.
+ */
+static int
+read_fd(struct connection *conn, const struct request *req)
+{
+    char hdr[64];
+    size_t hl;
+    int fd, err;
+    uint64_t fd_offset, off = htobe64(req->offset);
+    struct iovec v;
+
+    if (backend_pread_fd(conn->top_context, req->count, req->offset, &fd,
+                         &fd_offset, &err) == -1)
+        return 1;
+    if (conn->structured_replies) {
+        hl =
+            reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE,
+                               NBD_REPLY_TYPE_OFFSET_DATA, 8 + req->count, hdr);
+        memcpy(hdr + hl, &off, 8);
+        hl += 8;
+    } else {
+        struct nbd_simple_reply h = {htobe32(NBD_SIMPLE_REPLY_MAGIC), 0,
+                                     htobe64(req->cookie)};
+        memcpy(hdr, &h, sizeof h);
+        hl = sizeof h;
+    }
+    v = (struct iovec){hdr, hl};
+    if (conn_sendv(conn, &v, 1) == -1 ||
+        conn_sendfile(conn, fd, fd_offset, req->count) == -1)
+        return -1;
+    return 0;
+}
+
+/* Which zero-copy way, if any, a valid READ can take: 'i' (pread_iov),
+ * 'f' (pread_fd) or 0.
+ */
+static int
+read_zero_copy_kind(struct connection *conn, const struct request *req)
+{
+    const struct nbdx_extension *ext;
+
+    if (req->type != NBD_CMD_READ || req->error ||
+        (req->flags & NBD_CMD_FLAG_DF) || !conn_is_raw_socket(conn))
+        return 0;
+    ext = backend_extension(conn->top_context);
+    if (ext == NULL)
+        return 0;
+    if (ext->pread_iov && zeroes)
+        return 'i';
+    if (ext->pread_fd && req->count >= MIN_SENDFILE_READ)
+        return 'f';
+    return 0;
+}
+
+/* Run and answer a READ without copying it through a buffer, if the
+ * plugin and the transport allow.  False if the caller must do it.
+ */
+static bool
+read_zero_copy(struct connection *conn, struct request *req)
+{
+    int kind, r;
+
+    pthread_once(&zeroes_once, zeroes_map);
+    kind = read_zero_copy_kind(conn, req);
+    if (kind == 0)
+        return false;
+    threadlocal_clear_last_error();
+    pthread_mutex_lock(&conn->write_lock);
+    r = kind == 'i' ? read_zc(conn, req) : read_fd(conn, req);
+    pthread_mutex_unlock(&conn->write_lock);
+    if (r == 1)
+        return false;
+    if (r == -1) {
+        debug("cannot send reply: %m");
+        conn_set_status(conn, STATUS_DEAD);
+    }
+    return true;
 }
 
 static int
@@ -650,6 +985,8 @@ protocol_handle_request(struct connection *conn, struct request *req)
         req->buf = NULL;
         return;
     }
+    if (read_zero_copy(conn, req))
+        return;
     threadlocal_clear_last_error();
     if (r.error == 0 && request_run(conn, req, &r, &err) == -1)
         r.error = request_nbd_error(err, req->flags);

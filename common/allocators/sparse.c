@@ -179,6 +179,53 @@ sparse_array_read(struct sparse_array *sa, void *buf, uint32_t count,
     pthread_rwlock_unlock(&sa->lock);
 }
 
+/* Adds n bytes at page (NULL: zeroes) to the pieces; false if that needs
+ * a new piece and there is no room.
+ */
+static bool
+sparse_piece_add(struct sparse_piece *iov, size_t max, size_t *n,
+                 const char *page, uint32_t len)
+{
+    struct sparse_piece *last = *n ? &iov[*n - 1] : NULL;
+
+    if (last && page == NULL && last->base == NULL) {
+        last->len += len;
+        return true;
+    }
+    if (*n == max)
+        return false;
+    iov[(*n)++] = (struct sparse_piece){page, len};
+    return true;
+}
+
+uint32_t
+sparse_array_read_begin(struct sparse_array *sa, uint32_t count,
+                        uint64_t offset, struct sparse_piece *iov, size_t max,
+                        size_t *n)
+{
+    uint32_t done = 0, len;
+    const char *page;
+
+    *n = 0;
+    pthread_rwlock_rdlock(&sa->lock);
+    while (done < count) {
+        len = sparse_chunk(count - done, offset + done);
+        page = sparse_find_page(sa, offset + done);
+        if (page)
+            page += (offset + done) & (SPARSE_PAGE_SIZE - 1);
+        if (!sparse_piece_add(iov, max, n, page, len))
+            break;
+        done += len;
+    }
+    return done;
+}
+
+void
+sparse_array_read_end(struct sparse_array *sa)
+{
+    pthread_rwlock_unlock(&sa->lock);
+}
+
 /* The L2 directory for offset, created if missing.  Caller holds the
  * exclusive lock.  Returns NULL with errno ENOMEM.
  */

@@ -37,6 +37,24 @@ void sparse_array_free(struct sparse_array *sa);
 
 void sparse_array_read(struct sparse_array *sa, void *buf, uint32_t count,
                        uint64_t offset);
+
+/* One piece of a read without copying: len bytes at base, or len zero
+ * bytes if base is NULL.
+ */
+struct sparse_piece {
+    const void *base;
+    uint64_t len;
+};
+/* Describes a prefix of [offset, offset + count) in at most max pieces
+ * (max >= 1), merging runs of zeroes; stores how many in *n and returns
+ * the bytes covered.  The pieces point into the array, which stays
+ * locked (shared) until sparse_array_read_end: call it soon, from the
+ * same thread.  Writes to existing pages may still change the bytes.
+ */
+uint32_t sparse_array_read_begin(struct sparse_array *sa, uint32_t count,
+                                 uint64_t offset, struct sparse_piece *iov,
+                                 size_t max, size_t *n);
+void sparse_array_read_end(struct sparse_array *sa);
 /* Returns 0, or -1 with errno ENOMEM (part of the data may be written). */
 int sparse_array_write(struct sparse_array *sa, const void *buf, uint32_t count,
                        uint64_t offset);

@@ -29,6 +29,7 @@
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
+#include <nbdx-extensions.h>
 
 #include "cleanup.h"
 #include "minmax.h"
@@ -797,6 +798,24 @@ file_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
     return 0;
 }
 
+/* nbdx only: large READ replies go from the page cache to the socket
+ * with sendfile.  Not with cache=none, which must drop what it read.
+ */
+static int
+file_pread_fd(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+              int *fd, uint64_t *fd_offset)
+{
+    struct handle *h = handle;
+
+    if (cache_none) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    *fd = h->fd;
+    *fd_offset = offset;
+    return 0;
+}
+
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 
 static struct nbdkit_plugin plugin = {
@@ -839,3 +858,17 @@ static struct nbdkit_plugin plugin = {
 };
 
 NBDKIT_REGISTER_PLUGIN(plugin)
+
+static const struct nbdx_extension extension = {
+    ._struct_size = sizeof extension,
+    ._version = NBDX_EXTENSION_VERSION,
+    .pread_fd = file_pread_fd,
+};
+
+const struct nbdx_extension *nbdx_extension_init(void);
+
+const struct nbdx_extension *
+nbdx_extension_init(void)
+{
+    return &extension;
+}

@@ -9,12 +9,14 @@
 #include <config.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
+#include <nbdx-extensions.h>
 
 #include "sparse.h"
 
@@ -123,6 +125,30 @@ memory_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
     return 0;
 }
 
+/* nbdx only: a READ reply is sent straight from the pages.  The array
+ * stays read-locked until memory_release_iov.
+ */
+static int64_t
+memory_pread_iov(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+                 struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie)
+{
+    _Static_assert(sizeof(struct sparse_piece) == sizeof(struct nbdx_iovec),
+                   "sparse_piece and nbdx_iovec have the same layout");
+    _Static_assert(offsetof(struct sparse_piece, len) ==
+                       offsetof(struct nbdx_iovec, len),
+                   "sparse_piece and nbdx_iovec have the same layout");
+
+    *cookie = NULL;
+    return sparse_array_read_begin(disk, count, offset,
+                                   (struct sparse_piece *)iov, max, n);
+}
+
+static void
+memory_release_iov(void *handle, void *cookie)
+{
+    sparse_array_read_end(disk);
+}
+
 static int
 memory_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
               uint32_t flags)
@@ -215,3 +241,18 @@ static struct nbdkit_plugin plugin = {
 };
 
 NBDKIT_REGISTER_PLUGIN(plugin)
+
+static const struct nbdx_extension extension = {
+    ._struct_size = sizeof extension,
+    ._version = NBDX_EXTENSION_VERSION,
+    .pread_iov = memory_pread_iov,
+    .release_iov = memory_release_iov,
+};
+
+const struct nbdx_extension *nbdx_extension_init(void);
+
+const struct nbdx_extension *
+nbdx_extension_init(void)
+{
+    return &extension;
+}
