@@ -11,8 +11,9 @@ set -eu
 cd "$(dirname "$0")"
 
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev"
-test_deps="libnbd-bin python3-libnbd qemu-utils fio nbdfuse fuse3 socat
+test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace"
+# (nbdfuse comes with libnbd-bin.)
 # gcc's sanitizer runtimes, and clang with libFuzzer for the fuzz build.
 sanitizer_deps="libasan8 libubsan1 libtsan2 clang-14 libclang-rt-14-dev"
 

@@ -88,16 +88,37 @@ fuzz_server_thread(void *arg)
     return NULL;
 }
 
-/* Write data to fd while reading everything the server sends, until the
- * server closes its end.
+/* After this long without a byte from the server, the harness asks the
+ * server to quit, as SIGTERM would.  The connection must then end: a
+ * request that keeps the server busy for minutes (a huge TRIM with
+ * extended headers) is fine only if quitting stops it.  libFuzzer's
+ * -timeout reports the input if it does not.
  */
+#define FUZZ_STALL_MS 3000
+
+/* Undo the quit of a stalled connection before the next input. */
 static void
+fuzz_unquit(void)
+{
+    char buf[64];
+
+    while (read(quit_fd, buf, sizeof buf) > 0)
+        ;
+    quit = 0;
+}
+
+/* Write data to fd while reading everything the server sends, until the
+ * server closes its end.  Returns true if the server had to be told to
+ * quit.
+ */
+static bool
 fuzz_pump(int fd, const uint8_t *data, size_t len)
 {
     char sink[65536];
     struct pollfd pfd = {.fd = fd};
-    bool shut = false;
+    bool shut = false, quitted = false;
     ssize_t r;
+    int n;
 
     for (;;) {
         if (!shut && len == 0) {
@@ -105,12 +126,18 @@ fuzz_pump(int fd, const uint8_t *data, size_t len)
             shut = true;
         }
         pfd.events = POLLIN | (shut ? 0 : POLLOUT);
-        if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+        n = poll(&pfd, 1, quitted ? -1 : FUZZ_STALL_MS);
+        if (n == -1 && errno != EINTR)
             abort();
+        if (n == 0) {
+            set_quit();
+            quitted = true;
+            continue;
+        }
         if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
             r = read(fd, sink, sizeof sink);
             if (r == 0 || (r == -1 && errno != EAGAIN && errno != EINTR))
-                return;
+                return quitted;
         }
         if (!shut && (pfd.revents & POLLOUT)) {
             r = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -130,6 +157,7 @@ fuzz_serve(const uint8_t *data, size_t len)
     int sv[2];
     pthread_t tid;
     size_t fds = fuzz_count_fds();
+    bool quitted;
     int err;
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
@@ -141,9 +169,11 @@ fuzz_serve(const uint8_t *data, size_t len)
         fprintf(stderr, "fuzz: pthread_create: %s\n", strerror(err));
         abort();
     }
-    fuzz_pump(sv[1], data, len);
+    quitted = fuzz_pump(sv[1], data, len);
     pthread_join(tid, NULL);
     close(sv[1]);
+    if (quitted)
+        fuzz_unquit();
     if (fuzz_count_fds() != fds) {
         fprintf(stderr, "fuzz: the connection leaked a file descriptor\n");
         abort();
