@@ -25,6 +25,8 @@ status=0
 "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
     -dict="$here/nbd.dict" -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$work" "$@" || status=$?
+# libFuzzer exits 77 on a crash or leak, which meson would count as a skip.
+[ "$status" = 77 ] && status=1
 if [ "$status" != 0 ]; then
     echo "run-fuzzer.sh: $name failed; inputs kept in $artifacts:" >&2
     ls -l "$artifacts" >&2
