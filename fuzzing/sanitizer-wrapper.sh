@@ -15,6 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 export NBDX_VALGRIND=1
 export NBDX_SANITIZER=1
 logs=$(mktemp -d "${TMPDIR:-/tmp}/nbdx-sanitizer.XXXXXX")
+# Servers that drop privileges (-u, -g) must still be able to report.
+chmod 1777 "$logs"
 
 # halt_on_error: the first report ends the process.  LSan runs at exit
 # (detect_leaks); lsan.supp says which leaks are by design, and why.
