@@ -62,7 +62,7 @@ extern struct backend *top;            /* outermost layer (client side) */
  * quit is set once and never cleared; quit_fd becomes readable then, so
  * poll loops and nbdkit_nanosleep wake up.
  */
-extern volatile int quit;
+extern _Atomic int quit;
 extern int quit_fd;
 void quit_init(void);
 void set_quit(void); /* async-signal-safe */

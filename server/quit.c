@@ -18,7 +18,7 @@
 #include "internal.h"
 #include "options.h"
 
-volatile int quit;
+_Atomic int quit;
 int quit_fd = -1;
 static int write_quit_fd = -1; /* non-blocking, so set_quit never waits */
 

@@ -36,6 +36,26 @@ struct peer {
 };
 
 static const char *sockpath;
+
+/* Every session and credential made, freed at exit so LeakSanitizer
+ * sees a clean client.
+ */
+#define MAX_SESSIONS 16
+static gnutls_session_t sessions[MAX_SESSIONS];
+static gnutls_psk_client_credentials_t creds[MAX_SESSIONS];
+static size_t nsessions;
+
+static void
+tc_free_all(void)
+{
+    size_t i;
+
+    for (i = 0; i < nsessions; i++) {
+        gnutls_deinit(sessions[i]);
+        gnutls_psk_free_client_credentials(creds[i]);
+    }
+    nsessions = 0;
+}
 static char psk_user[1300];
 static char psk_key[1300];
 
@@ -236,6 +256,9 @@ tc_handshake(struct peer *p, const char *versions)
           "psk key");
     CHECK(gnutls_init(&p->tls, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL) == 0,
           "gnutls_init");
+    CHECK(nsessions < MAX_SESSIONS, "too many TLS sessions");
+    sessions[nsessions] = p->tls;
+    creds[nsessions++] = cred;
     CHECK(gnutls_priority_set_direct(p->tls, prio, NULL) == 0, "priority %s",
           prio);
     CHECK(gnutls_credentials_set(p->tls, GNUTLS_CRD_PSK, cred) == 0, "creds");
@@ -246,8 +269,7 @@ tc_handshake(struct peer *p, const char *versions)
     while (r < 0 && !gnutls_error_is_fatal(r));
     if (r < 0) {
         fprintf(stderr, "tlsclient: handshake: %s\n", gnutls_strerror(r));
-        gnutls_deinit(p->tls);
-        p->tls = NULL;
+        p->tls = NULL; /* freed by tc_free_all */
     }
     return r;
 }
@@ -594,5 +616,6 @@ main(int argc, char *argv[])
         fprintf(stderr, "tlsclient: unknown scenario %s\n", s);
         return 2;
     }
+    tc_free_all();
     return 0;
 }

@@ -16,7 +16,7 @@
 
 bool listen_stdin;
 bool verbose;
-volatile int quit;
+_Atomic int quit;
 int quit_fd = -1;
 
 int stub_errors;

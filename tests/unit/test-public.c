@@ -405,7 +405,7 @@ test_paths(void)
 
 struct waker {
     int fd;                  /* write a byte here after 50 ms */
-    volatile int *flag;      /* and set this, if not NULL */
+    _Atomic int *flag;       /* and set this, if not NULL */
     struct connection *conn; /* and lower its status, if not NULL */
     enum conn_status status;
 };
