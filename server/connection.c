@@ -658,6 +658,7 @@ conn_free(struct connection *conn)
     interns_free(conn->interns);
     free(conn->exportname);
     free(conn_priv(conn)->in);
+    free(conn_priv(conn)->out);
     free(conn_priv(conn));
 }
 

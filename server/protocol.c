@@ -295,6 +295,13 @@ request_split(struct context *c, range_fn fn, const struct request *req,
     uint32_t n;
 
     while (left > 0) {
+        /* A 64-bit effect length may mean billions of calls: stop when
+         * the server quits or the client is gone.
+         */
+        if (quit || conn_get_status(c->conn) == STATUS_DEAD) {
+            *err = ESHUTDOWN;
+            return -1;
+        }
         n = MIN(left, (uint64_t)MAX_SPLIT);
         if (fn(c, n, offset, flags, err) == -1)
             return -1;
