@@ -1,0 +1,568 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""nbdbench.py: nbdx against the other NBD servers, workload by workload.
+
+Every pass starts a fresh export on each server for each backend and
+transport, then runs each workload on every server in turn (the order of
+servers rotates from pass to pass), so drift of a shared machine spreads
+over all of them.  The result is the median over passes, and a table of
+nbdx's ratio to the best other server with the target from the
+performance issue.  Run through bench/run.sh, which builds nbdx first.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# name: (fio rw, block size, iodepth)
+FIO_WORKLOADS = {
+    "rr4k1": ("randread", "4k", 1),
+    "rr4k32": ("randread", "4k", 32),
+    "rw4k1": ("randwrite", "4k", 1),
+    "rw4k32": ("randwrite", "4k", 32),
+    "sr1m8": ("read", "1M", 8),
+    "sw1m8": ("write", "1M", 8),
+}
+ALL_WORKLOADS = ["copyin"] + list(FIO_WORKLOADS) + ["conn"]
+# Minimum ratio nbdx / best peer.  conn is against qemu-nbd only.
+TARGETS = {
+    "copyin": 3.0, "rr4k1": 1.5, "rr4k32": 1.5, "rw4k1": 1.5,
+    "rw4k32": 1.3, "sr1m8": 1.6, "sw1m8": 1.5, "conn": 1.3,
+}
+# Server CPU ceilings for nbdx: microseconds per 4 KiB op at QD32, and
+# CPU seconds per GB for 1 MiB sequential reads.
+CPU_US_PER_OP = {"rr4k32": 4.0, "rw4k32": 4.0}
+CPU_S_PER_GB = {"sr1m8": 0.1}
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def log(msg):
+    print(time.strftime("[%H:%M:%S] ") + msg, file=sys.stderr, flush=True)
+
+
+# ---- processes and CPU time ----
+
+def proc_children():
+    """Map of pid -> list of child pids, from /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(fields[1]), []).append(int(d))
+    return kids
+
+
+def cpu_ticks(pid):
+    """utime+stime of pid and its live descendants, plus reaped children."""
+    kids = proc_children()
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])
+        todo.extend(kids.get(p, []))
+    return total
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def kill_tree(pid):
+    """SIGTERM pid and its descendants, then SIGKILL what is left."""
+    kids = proc_children()
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo.extend(kids.get(p, []))
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.time() + 3
+    for p in pids:
+        while time.time() < deadline:
+            try:
+                os.kill(p, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- servers ----
+
+class Server:
+    """One running server with one export."""
+
+    def __init__(self, name, backend, transport, args, work):
+        self.name, self.backend, self.transport = name, backend, transport
+        self.args, self.work = args, work
+        self.pid = None
+        self.popen = None
+        tag = f"{name}-{backend}-{transport}"
+        self.sock = os.path.join(work, tag + ".sock")
+        self.port = free_port() if transport == "tcp" else None
+        self.logfile = os.path.join(args.out, "logs", tag + ".log")
+        self.file = None
+        if backend == "mem":
+            self.file = os.path.join(args.shm, tag + ".img")
+        elif backend == "file":
+            self.file = os.path.join(args.diskdir, tag + ".img")
+
+    @property
+    def uri(self):
+        exp = "bench" if self.name == "nbd-server" else ""
+        if self.transport == "unix":
+            return f"nbd+unix:///{exp}?socket={self.sock}"
+        return f"nbd://127.0.0.1:{self.port}/{exp}"
+
+    def _listen(self, unix_flag, host_flag, port_flag):
+        if self.transport == "unix":
+            return [unix_flag, self.sock]
+        return [host_flag, "127.0.0.1", port_flag, str(self.port)]
+
+    def _make_file(self):
+        if self.file is None:
+            return
+        size = self.args.size
+        with open(self.file, "wb") as f:
+            if self.backend == "file":
+                try:
+                    os.posix_fallocate(f.fileno(), 0, size)
+                    return
+                except OSError:
+                    pass
+            f.truncate(size)
+
+    def command(self):
+        a, size = self.args, str(self.args.size)
+        if self.name == "nbdx" or self.name in a.variants:
+            build = a.variants.get(self.name, a.build)
+            plug = lambda p: os.path.join(build, "plugins", p,
+                                          f"nbdkit-{p}-plugin.so")
+            cmd = [os.path.join(build, "server", "nbdx"), "-f"]
+            cmd += self._listen("-U", "-i", "-p")
+            return cmd + {
+                "mem": [plug("memory"), "size=" + size],
+                "file": [plug("file"), "file=" + str(self.file)],
+                "null": [plug("null"), "size=" + size],
+            }[self.backend]
+        if self.name == "nbdkit":
+            cmd = ["nbdkit", "-f"] + self._listen("-U", "-i", "-p")
+            return cmd + {
+                "mem": ["memory", "size=" + size],
+                "file": ["file", "file=" + str(self.file)],
+                "null": ["null", "size=" + size],
+            }[self.backend]
+        if self.name == "qemu-nbd":
+            cmd = ["qemu-nbd", "-t", "-e", "16"]
+            cmd += self._listen("-k", "-b", "-p")
+            if self.backend == "null":
+                return cmd + ["--image-opts", "driver=null-co,size=%s,"
+                              "read-zeroes=on" % size]
+            return cmd + ["-f", "raw", "--cache=writeback", "--aio=threads",
+                          str(self.file)]
+        if self.name == "nbd-server":
+            if self.backend == "null":
+                return None
+            conf = os.path.join(self.work, f"nbd-server-{self.backend}-"
+                                f"{self.transport}.conf")
+            with open(conf, "w") as f:
+                f.write("[generic]\n")
+                if self.transport == "unix":
+                    f.write(f"unixsock = {self.sock}\n")
+                else:
+                    f.write(f"listenaddr = 127.0.0.1\nport = {self.port}\n")
+                f.write(f"[bench]\nexportname = {self.file}\n")
+            # -d would serve one client only: let it daemonize instead.
+            self.pidfile = conf + ".pid"
+            return ["nbd-server", "-C", conf, "-p", self.pidfile]
+        raise ValueError(self.name)
+
+    def start(self):
+        cmd = self.command()
+        if cmd is None:
+            return False
+        self._make_file()
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        with open(self.logfile, "ab") as logf:
+            self.popen = subprocess.Popen(cmd, stdout=logf, stderr=logf,
+                                          stdin=subprocess.DEVNULL)
+        self.pid = self.popen.pid
+        deadline = time.time() + 15
+        if self.name == "nbd-server":
+            self.popen.wait()
+            while not os.path.exists(self.pidfile) and time.time() < deadline:
+                time.sleep(0.05)
+            with open(self.pidfile) as f:
+                self.pid = int(f.read())
+            self.popen = None
+        while time.time() < deadline:
+            if self.popen and self.popen.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: see {self.logfile}")
+            if self.transport == "tcp" or os.path.exists(self.sock):
+                r = subprocess.run(["nbdinfo", "--size", self.uri],
+                                   capture_output=True)
+                if r.returncode == 0:
+                    return True
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not come up")
+
+    def stop(self):
+        if self.pid:
+            kill_tree(self.pid)
+            if self.popen:
+                self.popen.wait()
+            self.pid = None
+        if self.file and os.path.exists(self.file):
+            os.unlink(self.file)
+
+
+def installed_servers(wanted, variants):
+    have = {"nbdx": True, **{v: True for v in variants},
+            "nbdkit": shutil.which("nbdkit"),
+            "qemu-nbd": shutil.which("qemu-nbd"),
+            "nbd-server": shutil.which("nbd-server")}
+    return [s for s in wanted if have.get(s)]
+
+
+# ---- workloads ----
+
+def run_fio(args, srv, wl):
+    rw, bs, qd = FIO_WORKLOADS[wl]
+    out = os.path.join(args.out, "fio", f"{srv.name}-{srv.backend}-"
+                       f"{srv.transport}-{wl}-{time.time_ns()}.json")
+    cmd = ["fio", "--name=" + wl, "--ioengine=nbd", "--uri=" + srv.uri,
+           "--rw=" + rw, "--bs=" + bs, "--iodepth=%d" % qd, "--numjobs=1",
+           "--time_based", "--runtime=%g" % args.runtime,
+           "--ramp_time=%g" % args.ramp, "--output-format=json",
+           "--output=" + out]
+    subprocess.run(cmd, check=True, capture_output=True,
+                   timeout=args.runtime + args.ramp + 60)
+    with open(out) as f:
+        job = json.load(f)["jobs"][0]
+    side = job["read"] if rw.endswith("read") else job["write"]
+    return {"iops": side["iops"], "MBps": side["bw_bytes"] / 1e6,
+            "ops": side["total_ios"],
+            "bytes": side["io_bytes"]}, args.runtime + args.ramp
+
+
+def run_copyin(args, srv, wl):
+    t0 = time.time()
+    subprocess.run(["nbdcopy", args.src, srv.uri], check=True,
+                   capture_output=True, timeout=300)
+    wall = time.time() - t0
+    return {"MBps": args.size / wall / 1e6, "ops": 1,
+            "bytes": args.size}, wall
+
+
+def run_conn(args, srv, wl):
+    import nbd
+    n = args.conn_n
+    t0 = time.time()
+    for _ in range(n):
+        h = nbd.NBD()
+        h.connect_uri(srv.uri)
+        h.shutdown()
+        del h
+    wall = time.time() - t0
+    return {"conn_s": n / wall, "ops": n}, wall
+
+
+RUNNERS = {"copyin": run_copyin, "conn": run_conn}
+RUNNERS.update({w: run_fio for w in FIO_WORKLOADS})
+
+
+def measure(args, srv, wl):
+    c0 = cpu_ticks(srv.pid)
+    res, _ = RUNNERS[wl](args, srv, wl)
+    time.sleep(0.2)  # let forking servers reap their children
+    cpu = (cpu_ticks(srv.pid) - c0) / HZ
+    res["cpu_s"] = cpu
+    if res.get("ops"):
+        res["cpu_us_op"] = cpu / res["ops"] * 1e6
+    if res.get("bytes"):
+        res["cpu_s_GB"] = cpu / (res["bytes"] / 1e9)
+    return res
+
+
+def memory_checks(args, results):
+    """nbdx only: RAM held per GiB written, and 1000 idle connections."""
+    import nbd
+    srv = Server("nbdx", "mem", "unix", args, args.work)
+    srv.start()
+    try:
+        before = rss_bytes(srv.pid)
+        subprocess.run(["nbdcopy", args.src, srv.uri], check=True,
+                       capture_output=True, timeout=300)
+        grown = rss_bytes(srv.pid) - before
+        results["mem_overhead_pct"] = (grown - args.size) / args.size * 100
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = args.idle_n + 64
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+        before = rss_bytes(srv.pid)
+        handles = []
+        for _ in range(args.idle_n):
+            h = nbd.NBD()
+            h.connect_uri(srv.uri)
+            handles.append(h)
+        time.sleep(0.5)
+        results["idle_MiB"] = (rss_bytes(srv.pid) - before) / 2**20
+        for h in handles:
+            h.shutdown()
+        del handles
+    finally:
+        srv.stop()
+
+
+# ---- tables ----
+
+def main_figure(wl):
+    return {"copyin": "MBps", "conn": "conn_s", "sr1m8": "MBps",
+            "sw1m8": "MBps"}.get(wl, "iops")
+
+
+def medians(rows):
+    """(backend, transport, workload, server) -> median of each field."""
+    groups = {}
+    for r in rows:
+        key = (r["backend"], r["transport"], r["workload"], r["server"])
+        groups.setdefault(key, []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        fields = set().union(*(r.keys() for r in rs))
+        med = {}
+        for f in fields:
+            vals = [r[f] for r in rs if isinstance(r.get(f), (int, float))]
+            if vals:
+                med[f] = statistics.median(vals)
+        fig = [r[main_figure(key[2])] for r in rs]
+        med["spread"] = ((max(fig) - min(fig)) / med[main_figure(key[2])]
+                         if med[main_figure(key[2])] else 0)
+        med["n"] = len(rs)
+        out[key] = med
+    return out
+
+
+def fmt(x, nd=0):
+    return "-" if x is None else f"{x:,.{nd}f}"
+
+
+def cpu_verdict(wl, med):
+    if wl in CPU_US_PER_OP and "cpu_us_op" in med:
+        lim = CPU_US_PER_OP[wl]
+        return f"{med['cpu_us_op']:.1f} us/op (<= {lim:g})", \
+            med["cpu_us_op"] <= lim
+    if wl in CPU_S_PER_GB and "cpu_s_GB" in med:
+        lim = CPU_S_PER_GB[wl]
+        return f"{med['cpu_s_GB']:.2f} s/GB (<= {lim:g})", \
+            med["cpu_s_GB"] <= lim
+    return "", True
+
+
+def print_tables(args, rows, extra):
+    med = medians(rows)
+    combos = sorted({k[:3] for k in med},
+                    key=lambda k: (k[0], k[1], ALL_WORKLOADS.index(k[2])))
+    servers = sorted({k[3] for k in med})
+    print("\n## All servers (median over %d pass(es); main figure, "
+          "server CPU us/op, spread%%)\n" % args.passes)
+    print("| backend | transport | workload | " +
+          " | ".join(servers) + " |")
+    print("|---|---|---|" + "---|" * len(servers))
+    for combo in combos:
+        cells = []
+        for s in servers:
+            m = med.get(combo + (s,))
+            if m is None:
+                cells.append("-")
+                continue
+            fig = main_figure(combo[2])
+            cells.append("%s (%s us, %d%%)" % (
+                fmt(m.get(fig)), fmt(m.get("cpu_us_op"), 1),
+                round(m["spread"] * 100)))
+        print(f"| {combo[0]} | {combo[1]} | {combo[2]} | " +
+              " | ".join(cells) + " |")
+
+    print("\n## nbdx against the best peer\n")
+    print("| backend | transport | workload | unit | nbdx | best peer | "
+          "ratio | target | server CPU | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    failures = 0
+    for combo in combos:
+        ours = med.get(combo + ("nbdx",))
+        if ours is None:
+            continue
+        fig = main_figure(combo[2])
+        peers = {s: m for (b, t, w, s), m in med.items()
+                 if (b, t, w) == combo and s != "nbdx" and fig in m
+                 and s not in args.variants}
+        if combo[2] == "conn" and "qemu-nbd" in peers:
+            peers = {"qemu-nbd": peers["qemu-nbd"]}
+        cpu_text, cpu_ok = cpu_verdict(combo[2], ours)
+        if not peers or fig not in ours:
+            print(f"| {combo[0]} | {combo[1]} | {combo[2]} | {fig} | "
+                  f"{fmt(ours.get(fig))} | - | - | - | {cpu_text} | - |")
+            continue
+        best = max(peers, key=lambda s: peers[s][fig])
+        ratio = ours[fig] / peers[best][fig] if peers[best][fig] else 0
+        target = TARGETS[combo[2]]
+        ok = ratio >= target and cpu_ok
+        failures += not ok
+        print(f"| {combo[0]} | {combo[1]} | {combo[2]} | {fig} | "
+              f"{fmt(ours[fig])} | {best} {fmt(peers[best][fig])} | "
+              f"{ratio:.2f}x | >= {target:g}x | {cpu_text} | "
+              f"{'PASS' if ok else 'FAIL'} |")
+    if "mem_overhead_pct" in extra:
+        ok = extra["mem_overhead_pct"] < 1.0
+        failures += not ok
+        print(f"| mem | unix | RAM per GiB written | % over data | "
+              f"{extra['mem_overhead_pct']:.2f}% | - | - | < 1% | | "
+              f"{'PASS' if ok else 'FAIL'} |")
+    if "idle_MiB" in extra:
+        ok = extra["idle_MiB"] < 100
+        failures += not ok
+        print(f"| mem | unix | {args.idle_n} idle connections | MiB | "
+              f"{extra['idle_MiB']:.1f} | - | - | < 100 MiB | | "
+              f"{'PASS' if ok else 'FAIL'} |")
+    print(f"\n{failures} row(s) below target.")
+
+
+# ---- main ----
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--build", required=True, help="nbdx build directory")
+    p.add_argument("--quick", action="store_true",
+                   help="1 pass, 2 s per fio job, 256 MiB, mem and file, "
+                   "unix only")
+    p.add_argument("--passes", type=int, default=3)
+    p.add_argument("--runtime", type=float, default=5)
+    p.add_argument("--ramp", type=float, default=1)
+    p.add_argument("--size", type=int, default=1 << 30)
+    p.add_argument("--servers", default="nbdx,nbdkit,qemu-nbd,nbd-server")
+    p.add_argument("--backends", default="mem,file,null")
+    p.add_argument("--transports", default="unix,tcp")
+    p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
+    p.add_argument("--conn-n", type=int, default=1000)
+    p.add_argument("--idle-n", type=int, default=1000)
+    p.add_argument("--no-memory-checks", action="store_true")
+    p.add_argument("--variant", action="append", default=[],
+                   metavar="NAME=BUILDDIR",
+                   help="also run another nbdx build, as server NAME "
+                   "(add NAME to --servers)")
+    p.add_argument("--out", help="results directory (default: a new one)")
+    a = p.parse_args()
+    a.variants = dict(v.split("=", 1) for v in a.variant)
+    if a.quick:
+        a.runtime, a.ramp, a.size = 2, 0.5, 256 << 20
+        if "--passes" not in sys.argv:
+            a.passes = 1
+        a.conn_n = 300
+        if a.backends == "mem,file,null":
+            a.backends = "mem,file"
+        if a.transports == "unix,tcp":
+            a.transports = "unix"
+    return a
+
+
+def main():
+    args = parse_args()
+    args.out = args.out or tempfile.mkdtemp(prefix="nbdbench-")
+    os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
+    os.makedirs(os.path.join(args.out, "fio"), exist_ok=True)
+    args.work = tempfile.mkdtemp(prefix="nbdbench-work-")
+    args.shm = tempfile.mkdtemp(prefix="nbdbench-", dir="/dev/shm")
+    args.diskdir = tempfile.mkdtemp(prefix="nbdbench-", dir="/var/tmp")
+    args.src = os.path.join(args.shm, "src.img")
+    servers = installed_servers(args.servers.split(","), args.variants)
+    workloads = [w for w in args.workloads.split(",") if w]
+    log(f"servers: {' '.join(servers)}; results in {args.out}")
+    with open(args.src, "wb") as f:
+        left = args.size
+        while left:
+            n = min(left, 1 << 24)
+            f.write(os.urandom(n))
+            left -= n
+    rows, extra, running = [], {}, []
+    try:
+        for p in range(args.passes):
+            order = servers[p % len(servers):] + servers[:p % len(servers)]
+            for be in args.backends.split(","):
+                for tr in args.transports.split(","):
+                    running = []
+                    for name in order:
+                        s = Server(name, be, tr, args, args.work)
+                        if s.start():
+                            running.append(s)
+                    for wl in workloads:
+                        for s in running:
+                            r = measure(args, s, wl)
+                            r.update(server=s.name, backend=be, transport=tr,
+                                     workload=wl, ps=p)
+                            rows.append(r)
+                            fig = main_figure(wl)
+                            log(f"{s.name:10} {be:4} {tr:4} {wl:7} "
+                                f"{fig}={r[fig]:,.0f} "
+                                f"cpu={r.get('cpu_us_op', 0):.1f}us/op")
+                        if be == "file" and wl == "copyin":
+                            os.sync()
+                    for s in running:
+                        s.stop()
+                    running = []
+        if not args.no_memory_checks:
+            memory_checks(args, extra)
+    finally:
+        for s in running:
+            s.stop()
+        for d in (args.work, args.shm, args.diskdir):
+            shutil.rmtree(d, ignore_errors=True)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"rows": rows, "extra": extra}, f, indent=1)
+    info = subprocess.run(["uname", "-r"], capture_output=True, text=True)
+    print(f"# nbdx benchmark: {os.cpu_count()} CPUs, kernel "
+          f"{info.stdout.strip()}, {args.passes} pass(es), "
+          f"{args.runtime:g} s per fio job, export {args.size >> 20} MiB")
+    print_tables(args, rows, extra)
+    log(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
