@@ -88,13 +88,17 @@ def check_reads(h, ref, rnd):
 
 def check_pipelined(h, ref, rnd):
     """Many requests in flight: read-ahead and held-back replies.  Writes
-    go to the first half, reads to the second, so none overlap."""
+    go to the first half, reads to the second, so none overlap; and each
+    write gets its own 8 KiB slot, because the server may run requests in
+    flight in any order, so overlapping writes have no defined result."""
     half = len(ref) // 2
+    slots = list(range(half // 8192))
+    rnd.shuffle(slots)
     reads = []
     for i in range(3000):
         if i % 3 == 0:
             data = rnd.randbytes(rnd.choice([1, 4096, 8000]))
-            off = rnd.randrange(0, half - len(data))
+            off = slots.pop() * 8192 + rnd.randrange(0, 8192 - len(data) + 1)
             ref[off:off + len(data)] = data
             h.aio_pwrite(data, off)
         else:
