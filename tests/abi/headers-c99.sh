@@ -61,6 +61,14 @@ NBDKIT_REGISTER_FILTER(filter)
 EOF2
 compile filter
 
+cat >"$tmp/extensions.c" <<'EOF2'
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+#include <nbdx-extensions.h>
+int extensions = NBDX_EXTENSION_VERSION;
+EOF2
+compile extensions
+
 cat >"$tmp/both.c" <<'EOF2'
 #include <nbdkit-plugin.h>
 #include <nbdkit-filter.h>

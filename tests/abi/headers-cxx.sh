@@ -14,6 +14,7 @@ cat >"$tmp/plugin.cpp" <<'EOF2'
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 #include <nbdkit-filter.h>
+#include <nbdx-extensions.h>
 #include <cstring>
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
 namespace {
