@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1108,6 +1109,18 @@ main_stack_exits(int argc, char *argv[], int first)
     }
 }
 
+/* Request buffers (up to 32 MiB) come and go with every request.  By
+ * default glibc maps the large ones fresh each time and trims freed heap
+ * memory eagerly, so every request pays page faults.  Keep them in the
+ * heap instead; connection.c trims when a connection ends.
+ */
+static void
+main_tune_malloc(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1119,6 +1132,7 @@ main(int argc, char *argv[])
     memcpy(saved_argv, argv, (argc + 1) * sizeof *saved_argv);
     original_parent = getppid();
     umask(022);
+    main_tune_malloc();
     threadlocal_init();
     quit_init();
     socket_activation = socket_activation_get();
