@@ -31,6 +31,11 @@
 #include "minmax.h"
 #include "nbd-protocol.h"
 
+/* A connection that moved this much payload trims malloc's arenas at
+ * the end.
+ */
+#define TRIM_AFTER_BYTES (64 * 1024 * 1024)
+
 /* Per-connection caps on what is read but not yet answered. */
 #define MAX_INFLIGHT_REQUESTS 64
 #define MAX_INFLIGHT_BYTES (128 * 1024 * 1024)
@@ -78,6 +83,8 @@ struct conn_priv {
     uint64_t avg_ns;
     /* Spins in a row that found no request; the reader's own. */
     unsigned spin_misses;
+    /* READ and WRITE payload bytes so far; the reader's own. */
+    uint64_t payload_bytes;
 };
 
 static struct conn_priv *
@@ -723,14 +730,18 @@ conn_free(struct connection *conn)
     pthread_mutex_destroy(&conn->status_lock);
     interns_free(conn->interns);
     free(conn->exportname);
+    /* Request buffers of a busy connection stay in malloc's arenas (one
+     * per worker thread) after they are freed; give them back, so what
+     * the server holds is the plugin's data, not past traffic.  Short
+     * connections skip it: it costs more than they held.
+     */
+    bool trim = conn_priv(conn)->payload_bytes >= TRIM_AFTER_BYTES;
+
     free(conn_priv(conn)->in);
     free(conn_priv(conn)->out);
     free(conn_priv(conn));
-    /* Request buffers of a busy connection stay in malloc's arenas (one
-     * per worker thread) after they are freed; give them back, so what
-     * the server holds is the plugin's data, not past traffic.
-     */
-    malloc_trim(0);
+    if (trim)
+        malloc_trim(0);
 }
 
 /* ---- running requests ---- */
@@ -896,7 +907,14 @@ conn_read_request(struct connection *conn)
         free(q);
         return NULL;
     }
-    q->bytes = q->req.buf ? q->req.count : 0;
+    /* READ buffers are allocated when the request runs; count them now,
+     * or a client could pipeline READs without bound.
+     */
+    if (q->req.buf || (q->req.type == NBD_CMD_READ && q->req.error == 0))
+        q->bytes = q->req.count;
+    else
+        q->bytes = 0;
+    conn_priv(conn)->payload_bytes += q->bytes;
     return q;
 }
 

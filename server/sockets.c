@@ -176,20 +176,94 @@ sockets_live_remove(size_t slot)
 }
 
 struct thread_data {
+    struct thread_data *next;
     int fd;
     size_t slot;
 };
 
+/* A connection thread that has served its client waits a while for the
+ * next one instead of exiting: creating a thread costs more than the
+ * rest of a short connection.  Guarded by live_lock.
+ */
+#define IDLE_THREADS_MAX 16
+#define IDLE_THREAD_SECONDS 5
+static pthread_cond_t handoff_cond = PTHREAD_COND_INITIALIZER;
+static struct thread_data *handoff_head, *handoff_tail; /* FIFO, owned */
+static unsigned handoff_len;
+static unsigned idle_threads; /* waiting on handoff_cond */
+
+/* Give a new client to an idle thread, if there is one free.  Called
+ * with live_lock held.
+ */
+static bool
+sockets_handoff(struct thread_data *data)
+{
+    if (idle_threads <= handoff_len)
+        return false;
+    data->next = NULL;
+    if (handoff_tail)
+        handoff_tail->next = data;
+    else
+        handoff_head = data;
+    handoff_tail = data;
+    handoff_len++;
+    pthread_cond_signal(&handoff_cond);
+    return true;
+}
+
+/* Wait for the next client; NULL after IDLE_THREAD_SECONDS, at quit, or
+ * when enough threads are idle already.
+ */
+static struct thread_data *
+sockets_wait_next(void)
+{
+    struct thread_data *data = NULL;
+    struct timespec deadline;
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += IDLE_THREAD_SECONDS;
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    if (quit || idle_threads >= IDLE_THREADS_MAX)
+        return NULL;
+    idle_threads++;
+    while (handoff_head == NULL && !quit)
+        if (pthread_cond_timedwait(&handoff_cond, &live_lock, &deadline) ==
+            ETIMEDOUT)
+            break;
+    idle_threads--;
+    if (handoff_head) {
+        data = handoff_head;
+        handoff_head = data->next;
+        if (handoff_head == NULL)
+            handoff_tail = NULL;
+        handoff_len--;
+    }
+    return data;
+}
+
 static void *
 sockets_connection_thread(void *vp)
 {
-    struct thread_data data = *(struct thread_data *)vp;
+    struct thread_data *data = vp;
 
-    free(vp);
-    threadlocal_new_server_thread();
-    handle_single_connection(data.fd, data.fd);
-    sockets_live_remove(data.slot);
+    do {
+        int fd = data->fd;
+        size_t slot = data->slot;
+
+        free(data);
+        threadlocal_new_server_thread();
+        handle_single_connection(fd, fd);
+        sockets_live_remove(slot);
+    } while ((data = sockets_wait_next()) != NULL);
     return NULL;
+}
+
+/* At quit, idle threads exit at once. */
+static void
+sockets_stop_idle_threads(void)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&live_lock);
+    pthread_cond_broadcast(&handoff_cond);
 }
 
 static void
@@ -224,6 +298,10 @@ sockets_start_thread(int fd)
     data->fd = fd;
     pthread_mutex_lock(&live_lock);
     data->slot = sockets_live_add(fd);
+    if (sockets_handoff(data)) {
+        pthread_mutex_unlock(&live_lock);
+        return;
+    }
     pthread_mutex_unlock(&live_lock);
 
     pthread_attr_init(&attr);
@@ -376,5 +454,6 @@ sockets_accept_loop(const int_vector *fds)
                 sockets_accept_one(pfds[i].fd);
     }
     free(pfds);
+    sockets_stop_idle_threads();
     sockets_drain();
 }
