@@ -9,6 +9,7 @@
  */
 
 #include <assert.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -37,6 +38,60 @@ NBDKIT_DLL_PUBLIC int nbdkit_debug_backend_controlpath = 1;
     } while (0)
 
 static const struct nbdkit_next_ops next_ops_template;
+
+/* Layer names: non-empty, ASCII alphanumeric first, then alphanumeric
+ * or '-'.  The same rule for plugins and filters.
+ */
+bool
+backend_name_valid(const char *name)
+{
+    size_t i;
+
+    if (name == NULL || name[0] == '\0' || name[0] == '-')
+        return false;
+    for (i = 0; name[i]; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* dlopen a plugin or filter (kind) and find its init function, the
+ * symbol init_symbol.  Exits with a clear message on failure.
+ */
+void *
+backend_dlopen(const char *filename, const char *name, const char *kind,
+               const char *init_symbol, void **init)
+{
+    void *dl = dlopen(filename, RTLD_NOW | RTLD_GLOBAL);
+
+    if (dl == NULL)
+        fatal("cannot open %s \"%s\": %s\nUse 'nbdx --help' or read the "
+              "nbdx(1) man page for more information.",
+              kind, name ? name : filename, dlerror());
+    dlerror();
+    *init = dlsym(dl, init_symbol);
+    if (*init == NULL)
+        fatal("%s: not a %s (no %s symbol)", filename, kind, init_symbol);
+    return dl;
+}
+
+/* --help PLUGIN: who the layer is and what it takes. */
+void
+backend_print_usage(struct backend *b, const char *longname,
+                    const char *description, const char *config_help)
+{
+    printf("%s: %s", b->type, b->name);
+    if (longname)
+        printf(" (%s)", longname);
+    printf("\n(%s)\n", b->filename);
+    if (description)
+        printf("%s\n", description);
+    if (config_help)
+        printf("%s\n", config_help);
+}
 
 void
 backend_init(struct backend *b, struct backend *next, size_t index,

@@ -78,14 +78,7 @@ filter_usage(struct backend *b)
 {
     struct nbdkit_filter *f = filter_of(b);
 
-    printf("filter: %s", b->name);
-    if (f->longname)
-        printf(" (%s)", f->longname);
-    printf("\n(%s)\n", b->filename);
-    if (f->description)
-        printf("%s\n", f->description);
-    if (f->config_help)
-        printf("%s\n", f->config_help);
+    backend_print_usage(b, f->longname, f->description, f->config_help);
 }
 
 static const char *
@@ -567,23 +560,6 @@ filter_set_ops(struct backend *b)
     b->cache = filter_cache;
 }
 
-/* Filter names follow the plugin rule: alnum first, then alnum or '-'. */
-static bool
-filter_name_valid(const char *name)
-{
-    size_t i;
-
-    if (name == NULL || name[0] == '\0' || name[0] == '-')
-        return false;
-    for (i = 0; name[i]; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 static void
 filter_check(struct nbdkit_filter *f, const char *filename)
 {
@@ -599,7 +575,7 @@ filter_check(struct nbdkit_filter *f, const char *filename)
               filename, (unsigned)f->_api_version,
               (unsigned)NBDX_FILTER_API_VERSION);
     }
-    if (!filter_name_valid(f->name))
+    if (!backend_name_valid(f->name))
         fatal("%s: filter has a missing or invalid .name", filename);
 }
 
@@ -609,17 +585,11 @@ filter_load(struct backend *next, const char *filename, const char *name)
     struct nbdkit_filter *(*init)(void);
     struct nbdkit_filter *f;
     struct backend_filter *bf;
-    void *dl;
+    void *dl, *sym;
     size_t size;
 
-    dl = dlopen(filename, RTLD_NOW | RTLD_GLOBAL);
-    if (dl == NULL)
-        fatal("cannot open filter \"%s\": %s\nUse 'nbdx --help' or read "
-              "the nbdx(1) man page for more information.",
-              name ? name : filename, dlerror());
-    init = (struct nbdkit_filter * (*)(void)) dlsym(dl, "filter_init");
-    if (init == NULL)
-        fatal("%s: not a filter (no filter_init symbol)", filename);
+    dl = backend_dlopen(filename, name, "filter", "filter_init", &sym);
+    init = (struct nbdkit_filter * (*)(void)) sym;
     f = init();
     if (f == NULL)
         fatal("%s: filter_init returned NULL", filename);

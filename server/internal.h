@@ -339,6 +339,11 @@ struct backend *filter_load(struct backend *next, const char *filename,
                             const char *name);
 void backend_init(struct backend *b, struct backend *next, size_t index,
                   const char *filename, void *dl, const char *type);
+bool backend_name_valid(const char *name);
+void *backend_dlopen(const char *filename, const char *name, const char *kind,
+                     const char *init_symbol, void **init);
+void backend_print_usage(struct backend *b, const char *longname,
+                         const char *description, const char *config_help);
 void backend_unload(struct backend *b); /* whole stack from b down */
 
 struct context *backend_open(struct backend *b, int readonly,

@@ -130,14 +130,7 @@ plugin_usage(struct backend *b)
 {
     struct nbdkit_plugin *p = plugin_of(b);
 
-    printf("plugin: %s", b->name);
-    if (p->longname)
-        printf(" (%s)", p->longname);
-    printf("\n(%s)\n", b->filename);
-    if (p->description)
-        printf("%s\n", p->description);
-    if (p->config_help)
-        printf("%s\n", p->config_help);
+    backend_print_usage(b, p->longname, p->description, p->config_help);
 }
 
 static const char *
@@ -715,25 +708,6 @@ plugin_cache(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
 
 /* ---- loading ---- */
 
-/* Plugin names: non-empty, ASCII alphanumeric first, then alnum or '-'. */
-static bool
-plugin_name_valid(const char *name)
-{
-    size_t i;
-
-    if (name == NULL || !((name[0] >= 'a' && name[0] <= 'z') ||
-                          (name[0] >= 'A' && name[0] <= 'Z') ||
-                          (name[0] >= '0' && name[0] <= '9')))
-        return false;
-    for (i = 1; name[i]; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '-'))
-            return false;
-    }
-    return true;
-}
-
 static void
 plugin_check(struct backend_plugin *bp, const char *filename)
 {
@@ -743,7 +717,7 @@ plugin_check(struct backend_plugin *bp, const char *filename)
         fatal("%s: plugin API version %d is not supported (this server "
               "supports 1 and 2)",
               filename, p->_api_version);
-    if (!plugin_name_valid(p->name))
+    if (!backend_name_valid(p->name))
         fatal("%s: plugin has a missing or invalid .name", filename);
     if (p->open == NULL)
         fatal("%s: plugin must have an .open callback", filename);
@@ -803,18 +777,11 @@ plugin_load(const char *filename, const char *name)
     struct nbdkit_plugin *(*init)(void);
     struct nbdkit_plugin *p;
     struct backend_plugin *bp;
-    void *dl;
+    void *dl, *sym;
     size_t size;
 
-    dl = dlopen(filename, RTLD_NOW | RTLD_GLOBAL);
-    if (dl == NULL)
-        fatal("cannot open plugin \"%s\": %s\nUse 'nbdx --help' or read "
-              "the nbdx(1) man page for more information.",
-              name ? name : filename, dlerror());
-    dlerror();
-    init = (struct nbdkit_plugin * (*)(void)) dlsym(dl, "plugin_init");
-    if (init == NULL)
-        fatal("%s: not an nbdkit plugin (no plugin_init symbol)", filename);
+    dl = backend_dlopen(filename, name, "plugin", "plugin_init", &sym);
+    init = (struct nbdkit_plugin * (*)(void)) sym;
     p = init();
     if (p == NULL)
         fatal("%s: plugin_init returned NULL", filename);
