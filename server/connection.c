@@ -81,8 +81,11 @@ struct conn_priv {
      * only a heuristic.
      */
     uint64_t avg_ns;
-    /* Spins in a row that found no request; the reader's own. */
+    /* Spins in a row that found no request, and requests read since the
+     * reader last ran out of input; the reader's own.
+     */
     unsigned spin_misses;
+    unsigned reads_since_wait;
     /* READ and WRITE payload bytes so far; the reader's own. */
     uint64_t payload_bytes;
 };
@@ -297,10 +300,16 @@ static bool
 conn_spin(struct connection *conn)
 {
     struct conn_priv *p = conn_priv(conn);
+    /* A client with many requests in flight sends them in batches as
+     * replies reach it: the reader has work without spinning, and a spin
+     * would only take the CPU the client needs.
+     */
+    bool batch = p->reads_since_wait > 1;
     uint64_t end;
     char c;
 
-    if (!conn->sockout_is_socket || p->spin_misses >= SPIN_MISSES_MAX)
+    p->reads_since_wait = 0;
+    if (!conn->sockout_is_socket || p->spin_misses >= SPIN_MISSES_MAX || batch)
         return false;
     end = now_us() + SPIN_US;
     do {
@@ -915,6 +924,7 @@ conn_read_request(struct connection *conn)
     else
         q->bytes = 0;
     conn_priv(conn)->payload_bytes += q->bytes;
+    conn_priv(conn)->reads_since_wait++;
     return q;
 }
 
