@@ -266,15 +266,28 @@ sockets_stop_idle_threads(void)
     pthread_cond_broadcast(&handoff_cond);
 }
 
+#define UNIX_SNDBUF (4 * 1024 * 1024)
+
 static void
 sockets_tune(int fd)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int one = 1;
+    int sndbuf = UNIX_SNDBUF;
 
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+        return;
+    /* A unix socket's default send buffer (about 200 KiB) holds less
+     * than one 1 MiB reply: the sender then sleeps and wakes for every
+     * piece.  The kernel caps this at net.core.wmem_max.  TCP keeps its
+     * own autotuning.
+     */
+    if (ss.ss_family == AF_UNIX) {
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+        return;
+    }
+    if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
         return;
     /* Replies are written whole; Nagle would only delay them. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
