@@ -35,6 +35,9 @@ nbdcopy "nbd+unix:///?socket=$tmp/sock2" null:
 default=$(cached)
 echo "cached bytes: cache=none $none (after writes $written)," \
     "cache=default $default"
-[ "$none" -lt $((4 << 20)) ]
+# nbdcopy reads through 4 connections, so 4 file descriptors, each with
+# its own kernel readahead of up to 2 MiB beyond the range just dropped:
+# up to 8 MiB may still be cached at the end, against 32 MiB by default.
+[ "$none" -le $((8 << 20)) ]
 [ "$written" -lt $((8 << 20)) ]
 [ "$default" -gt $((24 << 20)) ]
