@@ -173,6 +173,23 @@ struct info_wants {
     bool name, description, block_size;
 };
 
+/* The "u32 namelen, name" that INFO, GO and the META_CONTEXT options
+ * start with, followed by at least trailer bytes.  -1 if malformed.
+ */
+static int
+newstyle_parse_name(const struct option *opt, uint32_t trailer,
+                    uint32_t *namelen)
+{
+    if (opt->len < 4 + trailer)
+        return -1;
+    memcpy(namelen, opt->data, 4);
+    *namelen = be32toh(*namelen);
+    if (*namelen > opt->len - 4 - trailer ||
+        !newstyle_valid_string(opt->data + 4, *namelen))
+        return -1;
+    return 0;
+}
+
 /* Parse "u32 namelen, name, u16 n, n x u16".  Returns the name (owned)
  * or NULL if the option is malformed.
  */
@@ -183,12 +200,7 @@ newstyle_parse_info(const struct option *opt, struct info_wants *w)
     uint16_t n, type, i;
     const char *p;
 
-    if (opt->len < 6)
-        return NULL;
-    memcpy(&namelen, opt->data, 4);
-    namelen = be32toh(namelen);
-    if (namelen > opt->len - 6 ||
-        !newstyle_valid_string(opt->data + 4, namelen))
+    if (newstyle_parse_name(opt, 2, &namelen) == -1)
         return NULL;
     p = opt->data + 4 + namelen;
     memcpy(&n, p, 2);
@@ -449,12 +461,7 @@ newstyle_parse_meta(const struct option *opt, bool *match)
     uint32_t namelen, n, qlen, left;
     const char *p;
 
-    if (opt->len < 8)
-        return NULL;
-    memcpy(&namelen, opt->data, 4);
-    namelen = be32toh(namelen);
-    if (namelen > opt->len - 8 ||
-        !newstyle_valid_string(opt->data + 4, namelen))
+    if (newstyle_parse_name(opt, 4, &namelen) == -1)
         return NULL;
     p = opt->data + 4 + namelen;
     memcpy(&n, p, 4);
