@@ -289,10 +289,7 @@ conn_flush(struct connection *conn)
 static uint64_t
 now_us(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return now_ns() / 1000;
 }
 
 /* True if a request arrived while spinning. */
