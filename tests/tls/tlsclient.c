@@ -56,6 +56,7 @@ tc_free_all(void)
     }
     nsessions = 0;
 }
+
 static char psk_user[1300];
 static char psk_key[1300];
 
