@@ -3,19 +3,46 @@
  *
  * Offsets split into three parts: the L1 index (bits 27 and up) selects an
  * L2 directory from a vector sorted by index; the next 12 bits select one
- * of the directory's 4096 page pointers; the low 15 bits are the offset
- * inside a 32 KiB page.  A NULL page reads as zeroes, and a directory with
- * no pages is removed, so an empty array holds no memory at all.
+ * of the directory's 4096 page numbers; the low 15 bits are the offset
+ * inside a 32 KiB page.  Page number 0 reads as zeroes, and a directory
+ * with no pages is removed.
+ *
+ * Pages live in slabs: 2 MiB mappings aligned to 2 MiB and marked
+ * MADV_HUGEPAGE, so that filling one takes a single huge-page fault
+ * instead of 512 small ones.  Page number p is slot (p - 1) % 64 of slab
+ * (p - 1) / 64.  A free slot always reads as zero: it is untouched since
+ * mmap, or was given back with MADV_DONTNEED, which also returns its
+ * memory to the system.  So a new page never needs clearing and can never
+ * show stale data.  Free slots are reused before a new slab is mapped, so
+ * the memory held follows the pages in use.  Slabs are only unmapped by
+ * sparse_array_free: a slab with every slot free holds no memory, just
+ * address space and the kernel's page table for it (4 KiB per 2 MiB).
+ * Once a huge page is partly freed the kernel splits it, and khugepaged
+ * may later fill a sparsely used slab back into a huge page (zeroes, so
+ * still correct); dense reuse keeps such slabs rare.
  *
  * Locking: reads and writes to existing pages run under the shared lock;
- * anything that adds or removes a page takes the exclusive lock.  Writers
- * under the shared lock may copy into the same page at once; the NBD
- * protocol leaves overlapping concurrent writes undefined, and disjoint
- * byte ranges do not race.
+ * anything that adds or removes a page takes the exclusive lock, and so
+ * does the page allocator (slabs, free slots, deferred slots), which has
+ * no lock of its own as it only ever runs there.  Writers under the
+ * shared lock may copy into the same page at once; the NBD protocol
+ * leaves overlapping concurrent writes undefined, and disjoint byte
+ * ranges do not race.
+ *
+ * Zero-copy writes: sparse_array_write_begin hands out page memory that
+ * the caller fills after the lock is dropped (recv in the kernel, or a
+ * memcpy in the server).  That is the same benign overlap with readers
+ * and other writers as the one described at sparse_copy_data.  To keep the
+ * memory valid, every begin adds one to pins, under the lock, until its
+ * sparse_array_write_end.  A page removed while pins > 0 is only marked
+ * deferred in its slab; whoever drops pins to zero frees the deferred
+ * pages (sparse_drain), taking the exclusive lock to do it.
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,12 +59,27 @@
 #define L2_PAGES (1u << L2_SHIFT)
 #define L1_SHIFT (PAGE_SHIFT + L2_SHIFT)
 #define L1_SPAN ((uint64_t)1 << L1_SHIFT) /* bytes covered by one L2 dir */
+#define SLAB_SHIFT 21                     /* a slab is one 2 MiB huge page */
+#define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
+#define SLAB_PAGES (1u << (SLAB_SHIFT - PAGE_SHIFT))
+#define MAX_SLABS (UINT32_MAX / SLAB_PAGES) /* page numbers fit uint32_t */
 
 _Static_assert(SPARSE_PAGE_SIZE == 1 << PAGE_SHIFT, "page size");
+_Static_assert(SLAB_PAGES == 64, "a slab's slots are the bits of a uint64_t");
+
+/* A 2 MiB mapping cut into SLAB_PAGES page slots. */
+struct sparse_slab {
+    char *base;             /* SLAB_SIZE bytes, aligned to SLAB_SIZE */
+    uint64_t free;          /* bit i: slot i is unused and reads as zero */
+    uint64_t deferred;      /* bit i: slot i left the table while pinned */
+    uint32_t next_deferred; /* next slab with deferred slots + 1, 0: none */
+};
+DEFINE_VECTOR_TYPE(slab_vector, struct sparse_slab)
+DEFINE_VECTOR_TYPE(index_vector, uint32_t)
 
 struct l2_dir {
-    char *page[L2_PAGES]; /* owned; NULL = all zero */
-    unsigned used;        /* non-NULL entries in page[] */
+    uint32_t page[L2_PAGES]; /* page numbers, owned; 0 = all zero */
+    unsigned used;           /* non-zero entries in page[] */
 };
 
 struct l1_entry {
@@ -47,10 +89,171 @@ struct l1_entry {
 DEFINE_VECTOR_TYPE(l1_vector, struct l1_entry)
 
 struct sparse_array {
-    pthread_rwlock_t lock; /* guards l1, every l2_dir and page pointer */
+    pthread_rwlock_t lock; /* guards every field below except pins */
     l1_vector l1;          /* sorted by index, no duplicates */
-    size_t os_page;        /* sysconf(_SC_PAGESIZE) */
+    slab_vector slabs;     /* slab i holds pages 64 * i + 1 to 64 * i + 64 */
+    /* Slabs with a free slot, each once; the last one is used first.  Its
+     * capacity is kept >= slabs.len, so adding to it never fails.
+     */
+    index_vector partial;
+    uint32_t deferred; /* first slab with deferred slots + 1, 0: none */
+    /* sparse_array_write_begin calls not yet ended.  Raised only under
+     * the lock (either mode), lowered without it.
+     */
+    atomic_uint pins;
+    size_t os_page; /* sysconf(_SC_PAGESIZE) */
 };
+
+static inline uint32_t
+sparse_page_slab(uint32_t page)
+{
+    return (page - 1) / SLAB_PAGES;
+}
+
+static inline uint64_t
+sparse_page_bit(uint32_t page)
+{
+    return (uint64_t)1 << ((page - 1) % SLAB_PAGES);
+}
+
+/* The memory of page.  Caller holds either lock. */
+static inline char *
+sparse_page_addr(const struct sparse_array *sa, uint32_t page)
+{
+    size_t slot = (page - 1) % SLAB_PAGES;
+
+    return sa->slabs.ptr[sparse_page_slab(page)].base + slot * SPARSE_PAGE_SIZE;
+}
+
+/* Maps 2 MiB aligned to 2 MiB, cut out of a 4 MiB mapping, or returns
+ * NULL with errno set.  Keeping the highest aligned part means the next
+ * slab, which mmap places just below, is adjacent: the kernel merges them
+ * into one mapping rather than nearing its limit on the number of them.
+ */
+static char *
+sparse_slab_map(void)
+{
+    const size_t len = 2 * SLAB_SIZE;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *base;
+
+    if (p == MAP_FAILED)
+        return NULL;
+    base = (char *)ROUND_DOWN((uintptr_t)p + SLAB_SIZE, SLAB_SIZE);
+    munmap(p, (size_t)(base - p)); /* never empty: base > p */
+    if (base + SLAB_SIZE < p + len)
+        munmap(base + SLAB_SIZE, (size_t)(p + len - (base + SLAB_SIZE)));
+#ifdef MADV_HUGEPAGE
+    /* Best effort: without THP the slab works the same, in small pages. */
+    madvise(base, SLAB_SIZE, MADV_HUGEPAGE);
+#endif
+    return base;
+}
+
+/* Adds a slab with every slot free, listed in partial.  Returns 0, or -1
+ * with errno ENOMEM.  Caller holds the exclusive lock.
+ */
+static int
+sparse_slab_new(struct sparse_array *sa)
+{
+    struct sparse_slab slab = {.free = UINT64_MAX};
+
+    if (sa->slabs.len >= MAX_SLABS) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (slab_vector_reserve(&sa->slabs, 1) == -1 ||
+        index_vector_reserve(&sa->partial,
+                             sa->slabs.len + 1 - sa->partial.len) == -1)
+        return -1;
+    slab.base = sparse_slab_map();
+    if (slab.base == NULL)
+        return -1;
+    sa->partial.ptr[sa->partial.len++] = (uint32_t)sa->slabs.len;
+    sa->slabs.ptr[sa->slabs.len++] = slab;
+    return 0;
+}
+
+/* Takes a free slot, lowest first from the slab listed last, so pages
+ * handed out in a row usually lie next to each other.  Returns its page
+ * number (the page reads as zero), or 0 with errno ENOMEM.  Caller holds
+ * the exclusive lock.
+ */
+static uint32_t
+sparse_page_get(struct sparse_array *sa)
+{
+    struct sparse_slab *slab;
+    uint32_t s;
+    unsigned slot;
+
+    if (sa->partial.len == 0 && sparse_slab_new(sa) == -1)
+        return 0;
+    s = sa->partial.ptr[sa->partial.len - 1];
+    slab = &sa->slabs.ptr[s];
+    slot = (unsigned)__builtin_ctzll(slab->free);
+    slab->free &= slab->free - 1;
+    if (slab->free == 0)
+        sa->partial.len--;
+    return s * SLAB_PAGES + slot + 1;
+}
+
+/* Returns page's slot to its slab.  Unless the page was never touched,
+ * the caller makes it read as zero again (sparse_run_flush) before it
+ * drops the exclusive lock.
+ */
+static void
+sparse_page_put(struct sparse_array *sa, uint32_t page)
+{
+    uint32_t s = sparse_page_slab(page);
+    struct sparse_slab *slab = &sa->slabs.ptr[s];
+
+    assert((slab->free & sparse_page_bit(page)) == 0);
+    if (slab->free == 0)
+        sa->partial.ptr[sa->partial.len++] = s;
+    slab->free |= sparse_page_bit(page);
+}
+
+/* Freed page memory not yet given back: a run of adjacent pages, so
+ * that freeing a whole slab is one madvise over the whole huge page,
+ * which drops it without splitting it first.
+ */
+struct sparse_run {
+    char *start;
+    size_t len;
+};
+
+/* Gives the run's memory back and makes it read as zero: MADV_DONTNEED
+ * on the whole OS pages inside it, memset for the rest (only when OS
+ * pages are larger than SPARSE_PAGE_SIZE) or if madvise fails.
+ */
+static void
+sparse_run_flush(const struct sparse_array *sa, struct sparse_run *run)
+{
+    uintptr_t s = (uintptr_t)run->start, e = s + run->len, a, b;
+
+    if (run->len == 0)
+        return;
+    a = MIN(ROUND_UP(s, sa->os_page), e);
+    b = MAX(ROUND_DOWN(e, sa->os_page), a);
+    if (b > a && madvise((void *)a, b - a, MADV_DONTNEED) == -1)
+        memset((void *)a, 0, b - a);
+    memset((void *)s, 0, a - s);
+    memset((void *)b, 0, e - b);
+    run->len = 0;
+}
+
+static void
+sparse_run_add(const struct sparse_array *sa, struct sparse_run *run,
+               char *page)
+{
+    if (run->len > 0 && run->start + run->len == page) {
+        run->len += SPARSE_PAGE_SIZE;
+        return;
+    }
+    sparse_run_flush(sa, run);
+    *run = (struct sparse_run){page, SPARSE_PAGE_SIZE};
+}
 
 struct sparse_array *
 sparse_array_new(void)
@@ -67,24 +270,29 @@ sparse_array_new(void)
         return NULL;
     }
     sa->l1 = (l1_vector)empty_vector;
+    sa->slabs = (slab_vector)empty_vector;
+    sa->partial = (index_vector)empty_vector;
+    atomic_init(&sa->pins, 0);
     sa->os_page = (size_t)sysconf(_SC_PAGESIZE);
     return sa;
 }
 
+/* Frees everything, deferred pages included: they are slab slots. */
 void
 sparse_array_free(struct sparse_array *sa)
 {
     size_t i;
-    unsigned j;
 
     if (sa == NULL)
         return;
-    for (i = 0; i < sa->l1.len; i++) {
-        for (j = 0; j < L2_PAGES; j++)
-            free(sa->l1.ptr[i].l2->page[j]);
+    assert(atomic_load(&sa->pins) == 0);
+    for (i = 0; i < sa->l1.len; i++)
         free(sa->l1.ptr[i].l2);
-    }
+    for (i = 0; i < sa->slabs.len; i++)
+        munmap(sa->slabs.ptr[i].base, SLAB_SIZE);
     l1_vector_reset(&sa->l1);
+    slab_vector_reset(&sa->slabs);
+    index_vector_reset(&sa->partial);
     pthread_rwlock_destroy(&sa->lock);
     free(sa);
 }
@@ -138,22 +346,31 @@ sparse_l2_slot(uint64_t offset)
     return (offset >> PAGE_SHIFT) & (L2_PAGES - 1);
 }
 
-/* The page holding offset, or NULL.  Caller holds either lock. */
+static inline uint32_t
+sparse_in_page(uint64_t offset)
+{
+    return offset & (SPARSE_PAGE_SIZE - 1);
+}
+
+/* The memory of the page holding offset, or NULL.  Caller holds either
+ * lock.
+ */
 static char *
 sparse_find_page(const struct sparse_array *sa, uint64_t offset)
 {
     struct l2_dir *l2 = sparse_find_l2(sa, offset);
+    uint32_t page = l2 ? l2->page[sparse_l2_slot(offset)] : 0;
 
-    return l2 ? l2->page[sparse_l2_slot(offset)] : NULL;
+    return page ? sparse_page_addr(sa, page) : NULL;
 }
 
 /* Bytes from offset to the end of its page, at most count. */
 static inline uint32_t
 sparse_chunk(uint32_t count, uint64_t offset)
 {
-    uint64_t left = SPARSE_PAGE_SIZE - (offset & (SPARSE_PAGE_SIZE - 1));
+    uint32_t left = SPARSE_PAGE_SIZE - sparse_in_page(offset);
 
-    return count < left ? count : (uint32_t)left;
+    return count < left ? count : left;
 }
 
 void
@@ -169,7 +386,7 @@ sparse_array_read(struct sparse_array *sa, void *buf, uint32_t count,
         n = sparse_chunk(count, offset);
         page = sparse_find_page(sa, offset);
         if (page)
-            memcpy(out, page + (offset & (SPARSE_PAGE_SIZE - 1)), n);
+            memcpy(out, page + sparse_in_page(offset), n);
         else
             memset(out, 0, n);
         out += n;
@@ -177,6 +394,15 @@ sparse_array_read(struct sparse_array *sa, void *buf, uint32_t count,
         count -= n;
     }
     pthread_rwlock_unlock(&sa->lock);
+}
+
+/* True if data at page (NULL: zeroes) continues the piece last. */
+static bool
+sparse_piece_continues(const struct sparse_piece *last, const char *page)
+{
+    if (page == NULL || last->base == NULL)
+        return page == last->base;
+    return (const char *)last->base + last->len == page;
 }
 
 /* Adds n bytes at page (NULL: zeroes) to the pieces; false if that needs
@@ -188,7 +414,7 @@ sparse_piece_add(struct sparse_piece *iov, size_t max, size_t *n,
 {
     struct sparse_piece *last = *n ? &iov[*n - 1] : NULL;
 
-    if (last && page == NULL && last->base == NULL) {
+    if (last && sparse_piece_continues(last, page)) {
         last->len += len;
         return true;
     }
@@ -212,7 +438,7 @@ sparse_array_read_begin(struct sparse_array *sa, uint32_t count,
         len = sparse_chunk(count - done, offset + done);
         page = sparse_find_page(sa, offset + done);
         if (page)
-            page += (offset + done) & (SPARSE_PAGE_SIZE - 1);
+            page += sparse_in_page(offset + done);
         if (!sparse_piece_add(iov, max, n, page, len))
             break;
         done += len;
@@ -252,31 +478,129 @@ sparse_get_l2(struct sparse_array *sa, uint64_t offset)
     return l2;
 }
 
-/* Adds a page for offset and returns it.  A page about to be overwritten
- * in full needs no zeroing.  Caller holds the exclusive lock.
+/* Adds a page for offset and returns its memory, which reads as zero, or
+ * NULL with errno ENOMEM.  Caller holds the exclusive lock.
  */
 static char *
-sparse_add_page(struct sparse_array *sa, uint64_t offset, bool full)
+sparse_add_page(struct sparse_array *sa, uint64_t offset)
 {
-    char *page = full ? malloc(SPARSE_PAGE_SIZE) : calloc(1, SPARSE_PAGE_SIZE);
+    uint32_t page = sparse_page_get(sa);
     struct l2_dir *l2;
 
-    if (page == NULL)
+    if (page == 0)
         return NULL;
     l2 = sparse_get_l2(sa, offset);
     if (l2 == NULL) {
-        free(page);
+        sparse_page_put(sa, page); /* untouched, so still zero */
         return NULL;
     }
     l2->page[sparse_l2_slot(offset)] = page;
     l2->used++;
+    return sparse_page_addr(sa, page);
+}
+
+/* Takes the page at offset, which exists, out of the table (with its L2
+ * directory if that empties) and returns its number, now owned by the
+ * caller.  Caller holds the exclusive lock.
+ */
+static uint32_t
+sparse_unlink_page(struct sparse_array *sa, uint64_t offset)
+{
+    size_t i = sparse_l1_search(sa, offset >> L1_SHIFT);
+    struct l2_dir *l2 = sa->l1.ptr[i].l2;
+    unsigned slot = sparse_l2_slot(offset);
+    uint32_t page = l2->page[slot];
+
+    l2->page[slot] = 0;
+    if (--l2->used > 0)
+        return page;
+    free(l2);
+    memmove(&sa->l1.ptr[i], &sa->l1.ptr[i + 1],
+            (sa->l1.len - i - 1) * sizeof sa->l1.ptr[0]);
+    sa->l1.len--;
     return page;
 }
 
-/* Copies one chunk into its page; with alloc false, stops (returns false)
- * where a page would have to be added.  A chunk of zeroes never adds a
- * page.  Returns false with errno ENOMEM if allocation fails.
+/* Marks page deferred: sparse_drain frees it once pins reaches zero.
+ * Caller holds the exclusive lock.
  */
+static void
+sparse_defer_page(struct sparse_array *sa, uint32_t page)
+{
+    uint32_t s = sparse_page_slab(page);
+    struct sparse_slab *slab = &sa->slabs.ptr[s];
+
+    if (slab->deferred == 0) {
+        slab->next_deferred = sa->deferred;
+        sa->deferred = s + 1;
+    }
+    slab->deferred |= sparse_page_bit(page);
+}
+
+/* Frees page, just unlinked, adding its memory to run; own is how many
+ * pins the caller itself holds.  Caller holds the exclusive lock, so pins
+ * cannot rise meanwhile: pins <= own proves no other writer holds pieces
+ * and the page can go now.  Otherwise one may be filling it: defer it.
+ */
+static void
+sparse_release_page(struct sparse_array *sa, uint32_t page, unsigned own,
+                    struct sparse_run *run)
+{
+    if (atomic_load(&sa->pins) > own) {
+        sparse_defer_page(sa, page);
+        return;
+    }
+    sparse_page_put(sa, page);
+    sparse_run_add(sa, run, sparse_page_addr(sa, page));
+}
+
+/* Frees every deferred page.  Caller holds the exclusive lock and has
+ * seen pins == 0.
+ */
+static void
+sparse_free_deferred(struct sparse_array *sa)
+{
+    struct sparse_run run = {NULL, 0};
+    struct sparse_slab *slab;
+    uint32_t s, page;
+
+    while (sa->deferred != 0) {
+        s = sa->deferred - 1;
+        slab = &sa->slabs.ptr[s];
+        sa->deferred = slab->next_deferred;
+        for (; slab->deferred != 0; slab->deferred &= slab->deferred - 1) {
+            page =
+                s * SLAB_PAGES + 1 + (uint32_t)__builtin_ctzll(slab->deferred);
+            sparse_page_put(sa, page);
+            sparse_run_add(sa, &run, sparse_page_addr(sa, page));
+        }
+    }
+    sparse_run_flush(sa, &run);
+}
+
+/* Called, without the lock, by whoever just dropped pins to zero.  No
+ * deferred page is left behind: a page is deferred under the exclusive
+ * lock after reading pins > 0, and the decrement that later brings pins
+ * to zero comes after that read, so the shared lock taken below comes
+ * after the exclusive one was released, and sees the page.  If pins rose
+ * again meanwhile, the end of those pins drains instead.
+ */
+static void
+sparse_drain(struct sparse_array *sa)
+{
+    bool any;
+
+    pthread_rwlock_rdlock(&sa->lock);
+    any = sa->deferred != 0;
+    pthread_rwlock_unlock(&sa->lock);
+    if (!any)
+        return;
+    pthread_rwlock_wrlock(&sa->lock);
+    if (atomic_load(&sa->pins) == 0)
+        sparse_free_deferred(sa);
+    pthread_rwlock_unlock(&sa->lock);
+}
+
 /* Copy client data into a page.  Writes to existing pages run under the
  * shared lock, like reads, so a WRITE may copy into bytes a READ on
  * another thread is copying or sending out: the NBD protocol leaves
@@ -291,6 +615,10 @@ sparse_copy_data(char *page, const char *buf, uint32_t n)
     memcpy(page, buf, n);
 }
 
+/* Copies one chunk into its page; with alloc false, stops (returns false)
+ * where a page would have to be added.  A chunk of zeroes never adds a
+ * page.  Returns false with errno ENOMEM if allocation fails.
+ */
 static bool
 sparse_write_chunk(struct sparse_array *sa, const char *buf, uint32_t n,
                    uint64_t offset, bool alloc)
@@ -302,11 +630,11 @@ sparse_write_chunk(struct sparse_array *sa, const char *buf, uint32_t n,
             return true;
         if (!alloc)
             return false;
-        page = sparse_add_page(sa, offset, n == SPARSE_PAGE_SIZE);
+        page = sparse_add_page(sa, offset);
         if (page == NULL)
             return false;
     }
-    sparse_copy_data(page + (offset & (SPARSE_PAGE_SIZE - 1)), buf, n);
+    sparse_copy_data(page + sparse_in_page(offset), buf, n);
     return true;
 }
 
@@ -349,55 +677,174 @@ sparse_array_write(struct sparse_array *sa, const void *buf, uint32_t count,
     return -1;
 }
 
-/* Frees a page, first handing its whole OS pages back to the kernel:
- * malloc keeps freed 32 KiB blocks for reuse, so without this the
- * process would stay as large as it ever was.
- */
-static void
-sparse_release_page(const struct sparse_array *sa, char *page)
-{
-    uintptr_t start = ROUND_UP((uintptr_t)page, sa->os_page);
-    uintptr_t end = ROUND_DOWN((uintptr_t)page + SPARSE_PAGE_SIZE, sa->os_page);
+/* The pieces of a zero-copy write being described: iov[0] to iov[n - 1]. */
+struct sparse_wlist {
+    struct sparse_wpiece *iov;
+    size_t max;
+    size_t n;
+};
 
-    if (end > start)
-        madvise((void *)start, end - start, MADV_DONTNEED);
-    free(page);
+/* Adds len bytes at base, into the last piece if they follow it in
+ * memory; false if that needs a new piece and there is no room.
+ */
+static bool
+sparse_wlist_add(struct sparse_wlist *w, char *base, uint32_t len)
+{
+    struct sparse_wpiece *last = w->n ? &w->iov[w->n - 1] : NULL;
+
+    if (last && (char *)last->base + last->len == base) {
+        last->len += len;
+        return true;
+    }
+    if (w->n == w->max)
+        return false;
+    w->iov[w->n++] = (struct sparse_wpiece){base, len};
+    return true;
 }
 
-/* Removes the page at offset, and its L2 directory when that becomes
- * empty.  Caller holds the exclusive lock.
+/* Describes a prefix of [offset, offset + count) in w and returns its
+ * length.  With alloc false (either lock) it stops at the first missing
+ * page and sets *missing; with alloc true (exclusive lock) it adds missing
+ * pages and sets *missing only if that fails.  A page added but left out
+ * for want of a piece is taken back, untouched.
  */
-static void
-sparse_remove_page(struct sparse_array *sa, uint64_t offset)
+static uint32_t
+sparse_wlist_fill(struct sparse_array *sa, struct sparse_wlist *w,
+                  uint32_t count, uint64_t offset, bool alloc, bool *missing)
 {
-    size_t i = sparse_l1_search(sa, offset >> L1_SHIFT);
-    struct l2_dir *l2 = sa->l1.ptr[i].l2;
-    unsigned slot = sparse_l2_slot(offset);
+    uint32_t done, len;
+    uint64_t pos;
+    char *page;
+    bool added;
 
-    sparse_release_page(sa, l2->page[slot]);
-    l2->page[slot] = NULL;
-    if (--l2->used > 0)
-        return;
-    free(l2);
-    memmove(&sa->l1.ptr[i], &sa->l1.ptr[i + 1],
-            (sa->l1.len - i - 1) * sizeof sa->l1.ptr[0]);
-    sa->l1.len--;
+    w->n = 0;
+    *missing = false;
+    for (done = 0; done < count; done += len) {
+        pos = offset + done;
+        len = sparse_chunk(count - done, pos);
+        page = sparse_find_page(sa, pos);
+        added = page == NULL && alloc;
+        if (added)
+            page = sparse_add_page(sa, pos);
+        if (page == NULL) {
+            *missing = true;
+            break;
+        }
+        if (!sparse_wlist_add(w, page + sparse_in_page(pos), len)) {
+            if (added)
+                sparse_page_put(sa, sparse_unlink_page(sa, pos));
+            break;
+        }
+    }
+    return done;
 }
 
-/* Zeroes one chunk inside a page; a page left all zero is removed. */
+/* Most writes land on existing pages and need only the shared lock; if a
+ * page is missing, the pieces are described again from the start under
+ * the exclusive lock, as pages may have come or gone in between.  The pin
+ * is taken before the lock is dropped: see sparse_release_page.
+ */
+uint32_t
+sparse_array_write_begin(struct sparse_array *sa, uint32_t count,
+                         uint64_t offset, struct sparse_wpiece *iov, size_t max,
+                         size_t *n)
+{
+    struct sparse_wlist w = {iov, max, 0};
+    uint32_t done;
+    bool missing;
+
+    assert(count > 0 && max >= 1);
+    pthread_rwlock_rdlock(&sa->lock);
+    done = sparse_wlist_fill(sa, &w, count, offset, false, &missing);
+    if (missing) {
+        pthread_rwlock_unlock(&sa->lock);
+        pthread_rwlock_wrlock(&sa->lock);
+        done = sparse_wlist_fill(sa, &w, count, offset, true, &missing);
+    }
+    if (done > 0)
+        atomic_fetch_add(&sa->pins, 1);
+    pthread_rwlock_unlock(&sa->lock);
+    *n = w.n;
+    if (done == 0)
+        errno = ENOMEM;
+    return done;
+}
+
+/* True if a page starting in [start, end) exists and is all zero. */
+static bool
+sparse_has_zero_page(struct sparse_array *sa, uint64_t start, uint64_t end)
+{
+    const char *page;
+    bool found = false;
+    uint64_t pos;
+
+    pthread_rwlock_rdlock(&sa->lock);
+    for (pos = start; pos < end && !found; pos += SPARSE_PAGE_SIZE) {
+        page = sparse_find_page(sa, pos);
+        found = page && sparse_is_zero(page, SPARSE_PAGE_SIZE);
+    }
+    pthread_rwlock_unlock(&sa->lock);
+    return found;
+}
+
+/* Removes the all-zero pages starting in [start, end), which the caller
+ * has filled and holds one pin for.
+ */
 static void
-sparse_zero_chunk(struct sparse_array *sa, uint32_t n, uint64_t offset)
+sparse_drop_zero_pages(struct sparse_array *sa, uint64_t start, uint64_t end)
+{
+    struct sparse_run run = {NULL, 0};
+    const char *page;
+    uint64_t pos;
+
+    pthread_rwlock_wrlock(&sa->lock);
+    for (pos = start; pos < end; pos += SPARSE_PAGE_SIZE) {
+        page = sparse_find_page(sa, pos);
+        if (page && sparse_is_zero(page, SPARSE_PAGE_SIZE))
+            sparse_release_page(sa, sparse_unlink_page(sa, pos), 1, &run);
+    }
+    sparse_run_flush(sa, &run);
+    pthread_rwlock_unlock(&sa->lock);
+}
+
+/* The zero check first looks under the shared lock, where random data
+ * costs one byte per page; only a zero page takes the exclusive lock.
+ * It runs before the pin is dropped, so the pages checked cannot be
+ * freed under it.  Another writer filling one of these pages overlaps
+ * this write, whose zeroes may then win.
+ */
+void
+sparse_array_write_end(struct sparse_array *sa, uint32_t filled,
+                       uint64_t offset)
+{
+    uint64_t start = ROUND_UP(offset, SPARSE_PAGE_SIZE);
+    uint64_t end = ROUND_DOWN(offset + filled, SPARSE_PAGE_SIZE);
+
+    if (start < end && sparse_has_zero_page(sa, start, end))
+        sparse_drop_zero_pages(sa, start, end);
+    if (atomic_fetch_sub(&sa->pins, 1) == 1)
+        sparse_drain(sa);
+}
+
+/* Zeroes one chunk inside a page; a page left all zero is removed, unless
+ * it was only partly zeroed while a zero-copy writer may be filling the
+ * rest of it, which removing the page would lose.
+ */
+static void
+sparse_zero_chunk(struct sparse_array *sa, uint32_t n, uint64_t offset,
+                  struct sparse_run *run)
 {
     char *page = sparse_find_page(sa, offset);
 
     if (page == NULL)
         return;
     if (n < SPARSE_PAGE_SIZE) {
-        memset(page + (offset & (SPARSE_PAGE_SIZE - 1)), 0, n);
-        if (!sparse_is_zero(page, SPARSE_PAGE_SIZE))
+        memset(page + sparse_in_page(offset), 0, n);
+        if (atomic_load(&sa->pins) > 0 ||
+            !sparse_is_zero(page, SPARSE_PAGE_SIZE))
             return;
     }
-    sparse_remove_page(sa, offset);
+    sparse_release_page(sa, sparse_unlink_page(sa, offset), 0, run);
 }
 
 /* The first byte after offset's L1 span. */
@@ -410,6 +857,7 @@ sparse_next_span(uint64_t offset)
 void
 sparse_array_zero(struct sparse_array *sa, uint32_t count, uint64_t offset)
 {
+    struct sparse_run run = {NULL, 0};
     uint64_t end = offset + count;
     uint32_t n;
 
@@ -420,9 +868,10 @@ sparse_array_zero(struct sparse_array *sa, uint32_t count, uint64_t offset)
             continue;
         }
         n = sparse_chunk((uint32_t)(end - offset), offset);
-        sparse_zero_chunk(sa, n, offset);
+        sparse_zero_chunk(sa, n, offset, &run);
         offset += n;
     }
+    sparse_run_flush(sa, &run);
     pthread_rwlock_unlock(&sa->lock);
 }
 
@@ -433,7 +882,7 @@ static int
 sparse_state_at(const struct sparse_array *sa, uint64_t pos, uint64_t *next)
 {
     struct l2_dir *l2 = sparse_find_l2(sa, pos);
-    const char *page;
+    uint32_t page;
 
     if (l2 == NULL) {
         *next = sparse_next_span(pos);
@@ -441,9 +890,11 @@ sparse_state_at(const struct sparse_array *sa, uint64_t pos, uint64_t *next)
     }
     *next = ROUND_DOWN(pos, SPARSE_PAGE_SIZE) + SPARSE_PAGE_SIZE;
     page = l2->page[sparse_l2_slot(pos)];
-    if (page == NULL)
+    if (page == 0)
         return SPARSE_HOLE;
-    return sparse_is_zero(page, SPARSE_PAGE_SIZE) ? SPARSE_ZERO : SPARSE_DATA;
+    return sparse_is_zero(sparse_page_addr(sa, page), SPARSE_PAGE_SIZE)
+               ? SPARSE_ZERO
+               : SPARSE_DATA;
 }
 
 /* Walks [offset, end) merging equal neighbours.  Caller holds a lock. */
