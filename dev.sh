@@ -42,7 +42,7 @@ do_build() {
 # or the worker pool.  Suites that load nbdkit's Debian plugins (abi) or
 # measure memory (security) are left out: uninstrumented code and TSan's
 # shadow memory make their results noise.
-tsan_suites="clients plugins protocol filters hostile"
+tsan_suites="clients plugins protocol filters hostile perf-paths"
 
 # run_tests NAME BUILDDIR [MESON TEST ARGS...]: set up BUILDDIR if needed
 # (with $setup_args and $setup_env), run its tests, log as NAME.json.

@@ -445,6 +445,15 @@ backend_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
     return check_error(c->b->pread(c, buf, count, offset, flags, err), err);
 }
 
+/* errno-style error of a failed extension call. */
+static int
+extension_error(void)
+{
+    return threadlocal_get_error() ? threadlocal_get_error()
+           : errno                 ? errno
+                                   : EIO;
+}
+
 const struct nbdx_extension *
 backend_extension(struct context *c)
 {
@@ -468,9 +477,7 @@ backend_pread_iov(struct context *c, uint32_t count, uint64_t offset,
     errno = 0;
     r = ext->pread_iov(c->handle, count, offset, 0, iov, max, n, cookie);
     if (r == -1) {
-        *err = threadlocal_get_error() ? threadlocal_get_error()
-               : errno                 ? errno
-                                       : EIO;
+        *err = extension_error();
         return -1;
     }
     assert(r > 0 && r <= count && *n >= 1 && *n <= max);
@@ -483,23 +490,81 @@ backend_release_iov(struct context *c, void *cookie)
     backend_extension(c)->release_iov(c->handle, cookie);
 }
 
+typedef int (*data_fd_fn)(void *handle, uint32_t count, uint64_t offset,
+                          uint32_t flags, int *fd, uint64_t *fd_offset);
+
+/* pread_fd or pwrite_fd (what names which, for the debug message). */
+static int
+backend_data_fd(struct context *c, data_fd_fn fn, const char *what,
+                uint32_t count, uint64_t offset, int *fd, uint64_t *fd_offset,
+                int *err)
+{
+    ASSERT_READY(c);
+    assert(fn);
+    assert(range_ok(c, count, offset) && count > 0);
+    datapath_debug("%s: %s count=%" PRIu32 " offset=%" PRIu64 " (fd)",
+                   c->b->name, what, count, offset);
+    threadlocal_set_error(0);
+    errno = 0;
+    if (fn(c->handle, count, offset, 0, fd, fd_offset) == -1) {
+        *err = extension_error();
+        return -1;
+    }
+    return 0;
+}
+
 int
 backend_pread_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
                  uint64_t *fd_offset, int *err)
 {
+    return backend_data_fd(c, backend_extension(c)->pread_fd, "pread", count,
+                           offset, fd, fd_offset, err);
+}
+
+int
+backend_pwrite_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
+                  uint64_t *fd_offset, int *err)
+{
+    assert(cache_load(&c->can_write) == 1);
+    return backend_data_fd(c, backend_extension(c)->pwrite_fd, "pwrite", count,
+                           offset, fd, fd_offset, err);
+}
+
+int64_t
+backend_pwrite_iov(struct context *c, uint32_t count, uint64_t offset,
+                   struct nbdx_wiovec *iov, size_t max, size_t *n,
+                   void **cookie, int *err)
+{
     const struct nbdx_extension *ext = backend_extension(c);
+    int64_t r;
 
     ASSERT_READY(c);
-    assert(ext && ext->pread_fd);
-    assert(range_ok(c, count, offset) && count > 0);
-    datapath_debug("%s: pread count=%" PRIu32 " offset=%" PRIu64 " (fd)",
+    assert(ext && ext->pwrite_iov);
+    assert(cache_load(&c->can_write) == 1);
+    assert(range_ok(c, count, offset) && count > 0 && max > 0);
+    datapath_debug("%s: pwrite count=%" PRIu32 " offset=%" PRIu64 " (iov)",
                    c->b->name, count, offset);
     threadlocal_set_error(0);
     errno = 0;
-    if (ext->pread_fd(c->handle, count, offset, 0, fd, fd_offset) == -1) {
-        *err = threadlocal_get_error() ? threadlocal_get_error()
-               : errno                 ? errno
-                                       : EIO;
+    r = ext->pwrite_iov(c->handle, count, offset, 0, iov, max, n, cookie);
+    if (r == -1) {
+        *err = extension_error();
+        return -1;
+    }
+    assert(r > 0 && r <= count && *n >= 1 && *n <= max);
+    return r;
+}
+
+int
+backend_pwrite_end(struct context *c, uint32_t filled, uint64_t offset,
+                   void *cookie, int *err)
+{
+    const struct nbdx_extension *ext = backend_extension(c);
+
+    threadlocal_set_error(0);
+    errno = 0;
+    if (ext->pwrite_end(c->handle, filled, offset, 0, cookie) == -1) {
+        *err = extension_error();
         return -1;
     }
     return 0;

@@ -88,6 +88,21 @@ struct conn_priv {
     unsigned reads_since_wait;
     /* READ and WRITE payload bytes so far; the reader's own. */
     uint64_t payload_bytes;
+    /* The pipe large READ replies are spliced through, made on first use
+     * ({-1, -1} until then, or for good if that failed), with its room
+     * in pages.  Guarded by conn->write_lock.
+     */
+    int spipe[2];
+    unsigned spipe_slots;
+    bool spipe_tried;
+    bool spipe_broken; /* splice to the socket failed once */
+    /* The pipe WRITE payloads are spliced through on their way to a file,
+     * the same way; the reader's own (read_lock).
+     */
+    int rpipe[2];
+    size_t rpipe_bytes;
+    bool rpipe_tried;
+    bool rpipe_broken;
 };
 
 static struct conn_priv *
@@ -200,10 +215,10 @@ conn_quit_grace(struct connection *conn, short readable)
 }
 
 /* Wait until fd is readable.  Fails with ESHUTDOWN when the server quits
- * or the connection is dropped, ETIMEDOUT past the deadline.
+ * or the connection is dropped, ETIMEDOUT past deadline_ms (0: none).
  */
 static int
-conn_wait_readable(struct connection *conn, int fd)
+conn_wait_readable_until(struct connection *conn, int fd, uint64_t deadline_ms)
 {
     struct pollfd fds[3] = {
         {.fd = fd, .events = POLLIN},
@@ -213,13 +228,13 @@ conn_wait_readable(struct connection *conn, int fd)
     int timeout = -1;
     int r;
 
-    if (conn->deadline_ms) {
+    if (deadline_ms) {
         uint64_t now = now_ms();
-        if (now >= conn->deadline_ms) {
+        if (now >= deadline_ms) {
             errno = ETIMEDOUT;
             return -1;
         }
-        timeout = (int)(conn->deadline_ms - now);
+        timeout = (int)MIN(deadline_ms - now, (uint64_t)INT32_MAX);
     }
     do
         r = poll(fds, 3, timeout);
@@ -237,6 +252,13 @@ conn_wait_readable(struct connection *conn, int fd)
     if (fds[1].revents)
         return conn_quit_grace(conn, fds[0].revents);
     return 0;
+}
+
+/* The same, up to the connection's own deadline (handshake, quit grace). */
+static int
+conn_wait_readable(struct connection *conn, int fd)
+{
+    return conn_wait_readable_until(conn, fd, conn->deadline_ms);
 }
 
 /* Read without blocking first: a request that has already arrived costs
@@ -463,22 +485,6 @@ conn_raw_send(struct connection *conn, const void *vbuf, size_t len, int flags)
     return 0;
 }
 
-/* Drop the first done bytes from v[0..*n). */
-static struct iovec *
-iov_advance(struct iovec *v, int *n, size_t done)
-{
-    while (*n > 0 && done >= v->iov_len) {
-        done -= v->iov_len;
-        v++;
-        (*n)--;
-    }
-    if (*n > 0) {
-        v->iov_base = (char *)v->iov_base + done;
-        v->iov_len -= done;
-    }
-    return v;
-}
-
 static ssize_t
 conn_raw_sendv_once(struct connection *conn, struct iovec *v, int n, int flags)
 {
@@ -503,6 +509,72 @@ conn_raw_sendv(struct connection *conn, struct iovec *v, int n)
         v = iov_advance(v, &n, r);
     }
     return 0;
+}
+
+/* Copy the read-ahead buffer's bytes into the front of v[0..*n), which
+ * may be plugin memory that other threads read meanwhile (see
+ * conn_recv_iov_until); returns how many.  fuzzing/tsan.supp names this
+ * function for that reason.
+ */
+static size_t __attribute__((noinline))
+conn_copy_buffered(struct conn_priv *p, struct iovec *v, int n)
+{
+    size_t done = 0, k;
+
+    for (; n > 0 && p->in_start < p->in_end; v++, n--) {
+        k = MIN(v->iov_len, p->in_end - p->in_start);
+        memcpy(v->iov_base, p->in + p->in_start, k);
+        p->in_start += k;
+        done += k;
+    }
+    return done;
+}
+
+ssize_t
+conn_recv_iov_until(struct connection *conn, const struct iovec *iov, int n,
+                    uint64_t deadline_ms)
+{
+    struct iovec copy[CONN_IOV_MAX], *v = copy;
+    struct msghdr msg;
+    size_t got;
+    ssize_t r;
+
+    assert(conn_is_raw_socket(conn));
+    assert(n <= CONN_IOV_MAX);
+    memcpy(copy, iov, n * sizeof *iov);
+    got = conn_copy_buffered(conn_priv(conn), v, n);
+    v = iov_advance(v, &n, got);
+    while (n > 0) {
+        msg = (struct msghdr){.msg_iov = v, .msg_iovlen = n};
+        r = recvmsg(conn->sockin, &msg, MSG_DONTWAIT);
+        if (r > 0) {
+            got += r;
+            v = iov_advance(v, &n, r);
+            continue;
+        }
+        if (r == 0) {
+            errno = 0; /* EOF */
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        /* Replies held back must go before we wait; a quitting server
+         * leaves the rest to the caller's ordinary path, which knows the
+         * grace period.
+         */
+        if (conn_flush(conn) == -1)
+            return -1;
+        if (quit)
+            break;
+        if (conn_wait_readable_until(conn, conn->sockin, deadline_ms) == -1) {
+            if (errno == ETIMEDOUT)
+                break;
+            return -1;
+        }
+    }
+    return got;
 }
 
 /* Append a small reply to the output buffer if it may wait there.  True
@@ -569,6 +641,268 @@ conn_flush_locked(struct connection *conn)
         return 0;
     __atomic_store_n(&p->out_len, 0, __ATOMIC_RELAXED);
     return conn_raw_sendv(conn, &v, 1);
+}
+
+/* Make the splice pipe as large as allowed, up to SPIPE_MAX bytes (an
+ * unprivileged process gets at most /proc/sys/fs/pipe-max-size, and less
+ * once its pipes hold pipe-user-pages-soft pages).  Non-blocking: the
+ * server is the only reader, so a write to a full pipe must fail rather
+ * than wait.
+ */
+#define SPIPE_MAX (4 * 1024 * 1024)
+#define SPIPE_MIN_SLOTS 32
+
+static void
+conn_pipe_close(int fds[2])
+{
+    if (fds[0] >= 0) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    fds[0] = fds[1] = -1;
+}
+
+/* Does vmsplice work here (a seccomp filter may forbid it)?  One byte
+ * through the new pipe and back out.
+ */
+static bool
+conn_splice_probe(struct conn_priv *p)
+{
+    static const char probe = 'x';
+    struct iovec v = {(void *)&probe, 1};
+    char c;
+
+    return vmsplice(p->spipe[1], &v, 1, SPLICE_F_NONBLOCK) == 1 &&
+           read(p->spipe[0], &c, 1) == 1 && c == probe;
+}
+
+/* Make fds a non-blocking pipe as large as allowed; its room in pages,
+ * or 0 (and fds {-1, -1}) if there is no usable pipe.
+ */
+static unsigned
+conn_pipe_make(int fds[2])
+{
+    long page = sysconf(_SC_PAGESIZE);
+    int size;
+
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+        fds[0] = fds[1] = -1;
+        return 0;
+    }
+    for (size = SPIPE_MAX; size >= SPIPE_MIN_SLOTS * page; size /= 2)
+        if (fcntl(fds[1], F_SETPIPE_SZ, size) >= 0)
+            break;
+    size = fcntl(fds[1], F_GETPIPE_SZ);
+    if (size < SPIPE_MIN_SLOTS * page) {
+        conn_pipe_close(fds);
+        return 0;
+    }
+    return (unsigned)(size / page);
+}
+
+static void
+conn_splice_setup(struct conn_priv *p)
+{
+    p->spipe_tried = true;
+    p->spipe_slots = conn_pipe_make(p->spipe);
+    if (p->spipe_slots && !conn_splice_probe(p))
+        conn_pipe_close(p->spipe);
+}
+
+int
+conn_splice_pipe(struct connection *conn, unsigned *slots)
+{
+    struct conn_priv *p = conn_priv(conn);
+
+    assert(conn_is_raw_socket(conn));
+    if (!p->spipe_tried)
+        conn_splice_setup(p);
+    if (p->spipe[1] == -1 || p->spipe_broken)
+        return -1;
+    if (conn_flush_locked(conn) == -1)
+        return -2;
+    *slots = p->spipe_slots;
+    return p->spipe[1];
+}
+
+/* splice(2) refused to move pipe pages to this socket: copy them out of
+ * the pipe and send them, and splice no more on this connection.
+ */
+static int
+conn_splice_copy_out(struct connection *conn, size_t len)
+{
+    struct conn_priv *p = conn_priv(conn);
+    char buf[16384];
+    struct iovec v;
+    ssize_t r;
+
+    p->spipe_broken = true;
+    while (len > 0) {
+        r = read(p->spipe[0], buf, MIN(len, sizeof buf));
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        v = (struct iovec){buf, (size_t)r};
+        if (conn_raw_sendv(conn, &v, 1) == -1)
+            return -1;
+        len -= r;
+    }
+    return 0;
+}
+
+int
+conn_splice_out(struct connection *conn, size_t len)
+{
+    struct conn_priv *p = conn_priv(conn);
+
+    while (len > 0) {
+        ssize_t r =
+            splice(p->spipe[0], NULL, conn->sockout, NULL, len, SPLICE_F_MOVE);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1 && (errno == EINVAL || errno == ENOSYS || errno == EPERM ||
+                        errno == EOPNOTSUPP))
+            return conn_splice_copy_out(conn, len);
+        if (r == -1)
+            return -1;
+        if (r == 0) {
+            errno = EPIPE;
+            return -1;
+        }
+        len -= r;
+    }
+    return 0;
+}
+
+/* pwrite all of buf, unless an earlier write failed (*err): then the
+ * bytes are dropped.  A failure sets *err.
+ */
+static void
+conn_pwrite_all(int fd, const char *buf, size_t len, uint64_t *offset, int *err)
+{
+    ssize_t r;
+
+    while (len > 0 && *err == 0) {
+        r = pwrite(fd, buf, len, (off_t)*offset);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            *err = r == 0 ? EIO : errno;
+            break;
+        }
+        buf += r;
+        len -= r;
+        *offset += r;
+    }
+}
+
+/* Move n bytes from the receive pipe to fd at *offset; when splice
+ * refuses the file, or the file failed (*err), copy them out instead
+ * (and drop them on failure).  -1 only if the pipe itself failed.
+ */
+static int
+conn_rpipe_out(struct conn_priv *p, int fd, uint64_t *offset, size_t n,
+               int *err)
+{
+    char buf[16384];
+    loff_t off;
+    ssize_t r;
+
+    while (n > 0) {
+        if (*err == 0 && !p->rpipe_broken) {
+            off = (loff_t)*offset;
+            r = splice(p->rpipe[0], NULL, fd, &off, n, SPLICE_F_MOVE);
+            if (r > 0) {
+                n -= r;
+                *offset += r;
+                continue;
+            }
+            if (r == -1 && errno == EINTR)
+                continue;
+            if (r == -1 && (errno == EINVAL || errno == ENOSYS ||
+                            errno == EPERM || errno == EOPNOTSUPP))
+                p->rpipe_broken = true;
+            else
+                *err = r == 0 ? EIO : errno;
+            continue;
+        }
+        r = read(p->rpipe[0], buf, MIN(n, sizeof buf));
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        conn_pwrite_all(fd, buf, r, offset, err);
+        n -= r;
+    }
+    return 0;
+}
+
+/* conn_recv_to_fd when the socket cannot be spliced: through a buffer. */
+static int
+conn_recv_copy_to_fd(struct connection *conn, int fd, uint64_t offset,
+                     size_t len, int *err)
+{
+    char buf[16384];
+    size_t n;
+
+    while (len > 0) {
+        n = MIN(len, sizeof buf);
+        if (conn_recv_buffered(conn, buf, n) == -1)
+            return -1;
+        conn_pwrite_all(fd, buf, n, &offset, err);
+        len -= n;
+    }
+    return *err ? 1 : 0;
+}
+
+int
+conn_recv_to_fd(struct connection *conn, int fd, uint64_t offset, size_t len,
+                int *err)
+{
+    struct conn_priv *p = conn_priv(conn);
+    size_t k;
+    ssize_t r;
+
+    assert(conn_is_raw_socket(conn));
+    if (!p->rpipe_tried) {
+        p->rpipe_tried = true;
+        p->rpipe_bytes =
+            conn_pipe_make(p->rpipe) * (size_t)sysconf(_SC_PAGESIZE);
+    }
+    if (p->rpipe[0] == -1 || p->rpipe_broken)
+        return 2;
+    *err = 0;
+    k = MIN(len, p->in_end - p->in_start);
+    conn_pwrite_all(fd, p->in + p->in_start, k, &offset, err);
+    p->in_start += k;
+    len -= k;
+    while (len > 0) {
+        r = splice(conn->sockin, NULL, p->rpipe[1], NULL,
+                   MIN(len, p->rpipe_bytes), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (r > 0) {
+            if (conn_rpipe_out(p, fd, &offset, r, err) == -1)
+                return -1;
+            len -= r;
+            continue;
+        }
+        if (r == 0) {
+            errno = 0; /* EOF */
+            return -1;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EINVAL || errno == ENOSYS || errno == EPERM ||
+            errno == EOPNOTSUPP) {
+            p->rpipe_broken = true;
+            return conn_recv_copy_to_fd(conn, fd, offset, len, err);
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+        if (conn_flush(conn) == -1 || conn_wait_readable(conn, conn->sockin))
+            return -1;
+    }
+    return *err ? 1 : 0;
 }
 
 /* Wait until sockout is writable or deadline_ms passes: 1, 0, -1. */
@@ -704,6 +1038,8 @@ conn_new(int sockin, int sockout, uint64_t id)
         return NULL;
     }
     conn = &p->conn;
+    p->spipe[0] = p->spipe[1] = -1;
+    p->rpipe[0] = p->rpipe[1] = -1;
     if (pipe2(conn->status_pipe, O_CLOEXEC) == -1) {
         nbdkit_error("pipe2: %m");
         free(p);
@@ -745,6 +1081,8 @@ conn_free(struct connection *conn)
 
     free(conn_priv(conn)->in);
     free(conn_priv(conn)->out);
+    conn_pipe_close(conn_priv(conn)->spipe);
+    conn_pipe_close(conn_priv(conn)->rpipe);
     free(conn_priv(conn));
     if (trim)
         malloc_trim(0);

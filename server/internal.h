@@ -225,6 +225,7 @@ struct request {
     uint64_t count;    /* effect length (64 bits with extended headers) */
     void *buf;         /* owned: WRITE payload, or READ buffer */
     uint32_t error;    /* NBD_E* preset by validation; 0 = run it */
+    bool written;      /* WRITE done while its payload was received */
 };
 /* Read and validate the next request.  Returns -1 when the connection
  * must close (EOF, bad magic, DoS-sized payload), 0 otherwise; a request

@@ -535,6 +535,8 @@ plugin_load_extension(struct backend_plugin *bp, void *dl, const char *filename)
     /* Both halves of the pair, or neither. */
     if (!bp->extension.pread_iov != !bp->extension.release_iov)
         bp->extension.pread_iov = NULL, bp->extension.release_iov = NULL;
+    if (!bp->extension.pwrite_iov != !bp->extension.pwrite_end)
+        bp->extension.pwrite_iov = NULL, bp->extension.pwrite_end = NULL;
     bp->has_extension = true;
     debug("%s: nbdx extension version %d", filename, ext->_version);
 }

@@ -14,11 +14,14 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "fastpath.h"
 #include "internal.h"
@@ -49,10 +52,28 @@
 #define ZC_IOV 128
 #define ZC_HDRS (ZC_PIECES + 2)
 #define ZC_LOCK_MS 10
+/* Zero-copy WRITEs: how long the client may take to send a payload that
+ * goes straight into plugin memory before the rest goes through a buffer
+ * (the plugin keeps that memory pinned meanwhile).
+ */
+#define ZC_WRITE_MS 200
+/* WRITEs at least this large are spliced into the plugin's file
+ * (pwrite_fd).
+ */
+#define MIN_SPLICE_WRITE (64 * 1024)
 /* Zeroes sent as data come from a read-only anonymous mapping of this
  * size: all of it is the kernel's shared zero page, so it costs no RAM.
  */
 #define ZEROES_SIZE (1024 * 1024)
+/* READs at least this large are spliced from the plugin's pages
+ * (NBDX_EXT_SPLICE_OK).
+ */
+#define MIN_SPLICE_READ (64 * 1024)
+/* Pieces asked of the plugin per call when splicing: each may take a
+ * pipe slot for a partial page and one for its chunk header, and they
+ * must all fit in the pipe (1 MiB, 256 slots, for most processes).
+ */
+#define SPLICE_PIECES 32
 /* READs at least this large go through the plugin's pread_fd. */
 #define MIN_SENDFILE_READ (64 * 1024)
 
@@ -201,13 +222,128 @@ bad_magic:
     return -1;
 }
 
+static uint32_t request_nbd_error(int err, uint16_t flags);
+
+/* May the payload of this valid WRITE go straight into plugin memory
+ * (pwrite_iov) or the plugin's file (pwrite_fd, large WRITEs)?  Only for
+ * a parallel plugin with nothing stacked on it, from a plain socket, and
+ * without FUA (the plugin's pwrite decides what FUA costs).
+ */
+static bool
+write_zero_copy_ok(struct connection *conn, const struct request *req)
+{
+    const struct nbdx_extension *ext;
+
+    if (req->type != NBD_CMD_WRITE || req->error ||
+        (req->flags & NBD_CMD_FLAG_FUA) || !conn_is_raw_socket(conn) ||
+        thread_model < NBDKIT_THREAD_MODEL_PARALLEL)
+        return false;
+    ext = backend_extension(conn->top_context);
+    return ext && (ext->pwrite_iov ||
+                   (ext->pwrite_fd && req->count >= MIN_SPLICE_WRITE));
+}
+
+/* The payload spliced into the plugin's file (pwrite_fd); as for
+ * write_zero_copy.
+ */
+static int
+write_fd(struct connection *conn, struct request *req)
+{
+    int fd, err, r;
+    uint64_t fd_offset;
+
+    if (backend_pwrite_fd(conn->top_context, req->count, req->offset, &fd,
+                          &fd_offset, &err) == -1)
+        return 1;
+    r = conn_recv_to_fd(conn, fd, fd_offset, req->count, &err);
+    if (r == 2)
+        return 1;
+    if (r == 1)
+        req->error = request_nbd_error(err, req->flags);
+    else if (r == 0)
+        req->written = true;
+    return r == -1 ? -1 : 0;
+}
+
+/* Receive one stretch of the payload into plugin memory: the bytes
+ * received (the whole stretch unless time ran out), or -1 if the
+ * connection must close.  A plugin error sets req->error.
+ */
+static int64_t
+write_zc_stretch(struct connection *conn, struct request *req, uint64_t done,
+                 uint64_t deadline)
+{
+    struct context *c = conn->top_context;
+    struct nbdx_wiovec wv[ZC_PIECES];
+    struct iovec v[ZC_PIECES];
+    uint64_t offset = req->offset + done;
+    int64_t covered;
+    ssize_t got;
+    size_t n, i;
+    void *cookie;
+    int err;
+
+    covered = backend_pwrite_iov(c, (uint32_t)(req->count - done), offset, wv,
+                                 ZC_PIECES, &n, &cookie, &err);
+    if (covered == -1) {
+        req->error = request_nbd_error(err, req->flags);
+        return 0;
+    }
+    for (i = 0; i < n; i++)
+        v[i] = (struct iovec){wv[i].base, wv[i].len};
+    got = conn_recv_iov_until(conn, v, (int)n, deadline);
+    if (backend_pwrite_end(c, got > 0 ? (uint32_t)got : 0, offset, cookie,
+                           &err) == -1 &&
+        got == covered)
+        req->error = request_nbd_error(err, req->flags);
+    return got;
+}
+
+/* Receive a valid WRITE's payload straight into plugin memory or its
+ * file, which also performs the write (req->written).  0 when the request is
+ * settled (it may carry an error, its payload drained), 1 when the caller must
+ * receive the payload (what is left of it: offset and count are moved
+ * past the bytes already written) into a buffer, -1 when the connection
+ * must close.
+ */
+static int
+write_zero_copy(struct connection *conn, struct request *req)
+{
+    uint64_t done = 0, deadline = conn_now_ms() + ZC_WRITE_MS;
+    int64_t got;
+
+    if (!write_zero_copy_ok(conn, req))
+        return 1;
+    if (!backend_extension(conn->top_context)->pwrite_iov)
+        return write_fd(conn, req);
+    while (done < req->count) {
+        got = write_zc_stretch(conn, req, done, deadline);
+        if (got == -1)
+            return -1;
+        done += got;
+        if (req->error)
+            return request_drain(conn, req->count - done);
+        if (conn_now_ms() >= deadline || quit)
+            break;
+    }
+    if (done == req->count) {
+        req->written = true;
+        return 0;
+    }
+    req->offset += done;
+    req->count -= done;
+    return 1;
+}
+
 int
 protocol_recv_request(struct connection *conn, struct request *req)
 {
     uint64_t payload;
+    int r;
 
     req->buf = NULL;
     req->error = 0;
+    req->written = false;
     if (request_recv_header(conn, req, &payload) == -1)
         return -1;
     if (req->type == NBD_CMD_DISC)
@@ -222,6 +358,10 @@ protocol_recv_request(struct connection *conn, struct request *req)
     if (payload == 0)
         return 0;
     /* Only a valid WRITE gets here; its size is at most block_maximum. */
+    r = write_zero_copy(conn, req);
+    if (r != 1)
+        return r;
+    payload = req->count;
     req->buf = malloc(payload);
     if (req->buf == NULL) {
         req->error = NBD_ENOMEM;
@@ -492,6 +632,8 @@ request_run(struct connection *conn, struct request *req, struct result *r,
     case NBD_CMD_READ:
         return request_read(conn, req, r, err);
     case NBD_CMD_WRITE:
+        if (req->written)
+            return 0;
         return backend_pwrite(c, req->buf, req->count, req->offset, f, err);
     case NBD_CMD_FLUSH:
         return backend_flush(c, 0, err);
@@ -669,12 +811,18 @@ struct zc_out {
     struct connection *conn;
     uint64_t deadline_ms;
     struct iovec iov[ZC_IOV];
+    bool copy[ZC_IOV]; /* iov[i] is a header: its buffer is reused */
     int n;
     char hdr[ZC_HDRS][48]; /* chunk headers the iovecs point to */
     int nhdr;
     char *bounce; /* owned; malloc'd once stalled */
     size_t bounce_len, bounce_cap;
     bool stalled;
+    /* Splice mode (pipe >= 0): pieces go into the connection's splice
+     * pipe, pending bytes of it not yet moved to the socket.
+     */
+    int pipe;
+    size_t pending;
 };
 
 static int
@@ -693,6 +841,60 @@ zc_bounce(struct zc_out *o, const void *base, size_t len)
     return 0;
 }
 
+/* Move what the splice pipe holds to the socket. */
+static int
+zc_drain(struct zc_out *o)
+{
+    if (o->pending > 0 && conn_splice_out(o->conn, o->pending) == -1)
+        return -1;
+    o->pending = 0;
+    return 0;
+}
+
+/* Put v[0..n) in the splice pipe: copied (write) for headers, by
+ * reference (vmsplice) for plugin memory and the zero mapping.  A full
+ * pipe is drained to the socket first.
+ */
+static int
+zc_pipe_put(struct zc_out *o, struct iovec *v, int n, bool copy)
+{
+    ssize_t r;
+
+    v = iov_advance(v, &n, 0);
+    while (n > 0) {
+        if (copy)
+            r = write(o->pipe, v->iov_base, v->iov_len);
+        else
+            r = vmsplice(o->pipe, v, n, SPLICE_F_NONBLOCK);
+        if (r > 0) {
+            o->pending += r;
+            v = iov_advance(v, &n, r);
+        } else if (r == -1 && errno == EAGAIN) {
+            if (zc_drain(o) == -1)
+                return -1;
+        } else if (r == -1 && errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+/* Splice mode's push: runs of headers and of pages, in order. */
+static int
+zc_push_pipe(struct zc_out *o)
+{
+    int i = 0, j;
+
+    while (i < o->n) {
+        for (j = i; j < o->n && o->copy[j] == o->copy[i]; j++)
+            ;
+        if (zc_pipe_put(o, &o->iov[i], j - i, o->copy[i]) == -1)
+            return -1;
+        i = j;
+    }
+    o->n = o->nhdr = 0;
+    return 0;
+}
+
 /* Send the gathered iovecs; on a stall copy what is left to bounce. */
 static int
 zc_push(struct zc_out *o)
@@ -700,6 +902,8 @@ zc_push(struct zc_out *o)
     ssize_t sent = 0;
     int i;
 
+    if (o->pipe >= 0)
+        return zc_push_pipe(o);
     if (!o->stalled)
         sent = conn_sendv_until(o->conn, o->iov, o->n, o->deadline_ms);
     if (sent == -1)
@@ -719,12 +923,25 @@ zc_push(struct zc_out *o)
 }
 
 static int
-zc_add(struct zc_out *o, const void *base, size_t len)
+zc_add_kind(struct zc_out *o, const void *base, size_t len, bool copy)
 {
     if (o->n == ZC_IOV && zc_push(o) == -1)
         return -1;
+    o->copy[o->n] = copy;
     o->iov[o->n++] = (struct iovec){(void *)base, len};
     return 0;
+}
+
+static int
+zc_add(struct zc_out *o, const void *base, size_t len)
+{
+    return zc_add_kind(o, base, len, false);
+}
+
+static int
+zc_add_hdr(struct zc_out *o, const void *base, size_t len)
+{
+    return zc_add_kind(o, base, len, true);
 }
 
 /* A fresh header slot, pushing first if they are all in use. */
@@ -793,14 +1010,14 @@ zc_chunks(struct zc_out *o, const struct request *req, uint64_t offset,
                 conn, req, done, NBD_REPLY_TYPE_OFFSET_HOLE, sizeof hole, h);
             memcpy(h + hl, &hole, sizeof hole);
             len = p[i].len;
-            if (zc_add(o, h, hl + sizeof hole) == -1)
+            if (zc_add_hdr(o, h, hl + sizeof hole) == -1)
                 return -1;
         } else {
             uint64_t off = htobe64(offset);
             size_t hl = reply_chunk_header(
                 conn, req, done, NBD_REPLY_TYPE_OFFSET_DATA, 8 + len, h);
             memcpy(h + hl, &off, 8);
-            if (zc_add(o, h, hl + 8) == -1)
+            if (zc_add_hdr(o, h, hl + 8) == -1)
                 return -1;
             for (; i < k; i++)
                 if (zc_add_piece(o, &p[i]) == -1)
@@ -831,6 +1048,9 @@ zc_send_call(struct zc_out *o, const struct request *req, uint64_t offset,
     if (r == 0)
         r = zc_push(o);
     backend_release_iov(c, cookie);
+    /* Spliced pages stay referenced by the kernel, not locked. */
+    if (r == 0 && o->pipe >= 0)
+        r = zc_drain(o);
     if (r == 0 && o->stalled) {
         struct iovec v = {o->bounce, o->bounce_len};
         r = conn_sendv(o->conn, &v, 1);
@@ -843,12 +1063,33 @@ zc_send_call(struct zc_out *o, const struct request *req, uint64_t offset,
 /* The whole READ, executed and answered; conn->write_lock held.  -1 if
  * the connection must close.
  */
+/* Bytes one plugin call may describe in splice mode (0: do not splice):
+ * the call's pages, each piece's partial pages and every chunk header
+ * must fit in the pipe at once, so it never has to be drained while the
+ * plugin's memory is locked.
+ */
+static uint64_t
+read_splice_budget(struct zc_out *o, const struct request *req)
+{
+    const struct nbdx_extension *ext = backend_extension(o->conn->top_context);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    unsigned slots, spare = 2 * SPLICE_PIECES + 4;
+
+    if (!(ext->flags & NBDX_EXT_SPLICE_OK) || req->count < MIN_SPLICE_READ)
+        return 0;
+    o->pipe = conn_splice_pipe(o->conn, &slots);
+    if (o->pipe < 0 || slots < 2 * spare)
+        return 0;
+    return (slots - spare) * page;
+}
+
 static int
 read_zc(struct connection *conn, const struct request *req)
 {
-    struct zc_out o = {.conn = conn, .deadline_ms = conn_now_ms() + ZC_LOCK_MS};
+    struct zc_out o = {
+        .conn = conn, .deadline_ms = conn_now_ms() + ZC_LOCK_MS, .pipe = -1};
     struct nbdx_iovec p[ZC_PIECES];
-    uint64_t pos = req->offset, end = req->offset + req->count;
+    uint64_t pos = req->offset, end = req->offset + req->count, budget;
     struct nbd_simple_reply sh = {htobe32(NBD_SIMPLE_REPLY_MAGIC), 0,
                                   htobe64(req->cookie)};
     int err = 0, r = 0;
@@ -856,11 +1097,17 @@ read_zc(struct connection *conn, const struct request *req)
     size_t n;
     void *cookie;
 
+    budget = read_splice_budget(&o, req);
+    if (o.pipe == -2)
+        return -1;
+    if (budget == 0)
+        o.pipe = -1;
     if (!conn->structured_replies)
-        zc_add(&o, &sh, sizeof sh);
+        zc_add_hdr(&o, &sh, sizeof sh);
     while (pos < end && r == 0) {
-        got = backend_pread_iov(conn->top_context, end - pos, pos, p, ZC_PIECES,
-                                &n, &cookie, &err);
+        got = backend_pread_iov(
+            conn->top_context, budget ? MIN(end - pos, budget) : end - pos, pos,
+            p, budget ? SPLICE_PIECES : ZC_PIECES, &n, &cookie, &err);
         if (got == -1)
             break;
         r = zc_send_call(&o, req, pos, p, n, pos + got == end, cookie);

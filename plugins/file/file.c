@@ -798,12 +798,14 @@ file_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
     return 0;
 }
 
-/* nbdx only: large READ replies go from the page cache to the socket
- * with sendfile.  Not with cache=none, which must drop what it read.
+/* nbdx only, for pread_fd and pwrite_fd: large READ replies go from the
+ * page cache to the socket with sendfile, large WRITE payloads from the
+ * socket to the file with splice.  Not with cache=none, which must drop
+ * the pages it touched.
  */
 static int
-file_pread_fd(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
-              int *fd, uint64_t *fd_offset)
+file_data_fd(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+             int *fd, uint64_t *fd_offset)
 {
     struct handle *h = handle;
 
@@ -862,7 +864,8 @@ NBDKIT_REGISTER_PLUGIN(plugin)
 static const struct nbdx_extension extension = {
     ._struct_size = sizeof extension,
     ._version = NBDX_EXTENSION_VERSION,
-    .pread_fd = file_pread_fd,
+    .pread_fd = file_data_fd,
+    .pwrite_fd = file_data_fd,
 };
 
 const struct nbdx_extension *nbdx_extension_init(void);

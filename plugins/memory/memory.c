@@ -149,6 +149,39 @@ memory_release_iov(void *handle, void *cookie)
     sparse_array_read_end(disk);
 }
 
+/* nbdx only: a WRITE payload is received straight into the pages.  No
+ * lock is held between the two calls; the array keeps the pages alive
+ * (see sparse_array_write_begin).
+ */
+static int64_t
+memory_pwrite_iov(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+                  struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie)
+{
+    _Static_assert(sizeof(struct sparse_wpiece) == sizeof(struct nbdx_wiovec),
+                   "sparse_wpiece and nbdx_wiovec have the same layout");
+    _Static_assert(offsetof(struct sparse_wpiece, len) ==
+                       offsetof(struct nbdx_wiovec, len),
+                   "sparse_wpiece and nbdx_wiovec have the same layout");
+    uint32_t r;
+
+    *cookie = NULL;
+    r = sparse_array_write_begin(disk, count, offset,
+                                 (struct sparse_wpiece *)iov, max, n);
+    if (r == 0) {
+        nbdkit_error("pwrite: %m");
+        return -1;
+    }
+    return r;
+}
+
+static int
+memory_pwrite_end(void *handle, uint32_t filled, uint64_t offset,
+                  uint32_t flags, void *cookie)
+{
+    sparse_array_write_end(disk, filled, offset);
+    return 0;
+}
+
 static int
 memory_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
               uint32_t flags)
@@ -247,6 +280,12 @@ static const struct nbdx_extension extension = {
     ._version = NBDX_EXTENSION_VERSION,
     .pread_iov = memory_pread_iov,
     .release_iov = memory_release_iov,
+    .pwrite_iov = memory_pwrite_iov,
+    .pwrite_end = memory_pwrite_end,
+    /* Freed pages are MADV_DONTNEED'd, never recycled with their old
+     * memory (see sparse.c), so spliced READ data stays this export's.
+     */
+    .flags = NBDX_EXT_SPLICE_OK,
 };
 
 const struct nbdx_extension *nbdx_extension_init(void);
