@@ -32,12 +32,21 @@
 
 static const char base_allocation[] = "base:allocation";
 
+/* Option replies wait in the handshake's output buffer until the server
+ * is about to read (or the handshake ends), so the INFO, INFO, ACK that
+ * answer a GO leave in one system call and wake the client once.
+ * MSG_MORE would not do it: unix sockets ignore it.
+ */
+#define REPLY_BUFFER 4096
+
 /* The state of one negotiation. */
 struct handshake {
     uint32_t cflags;    /* client flags */
     unsigned budget;    /* options left */
     bool meta_selected; /* SET_META_CONTEXT chose base:allocation */
     char *meta_export;  /* owned: the export name of that SET */
+    size_t out_len;     /* bytes waiting in out */
+    char out[REPLY_BUFFER];
 };
 
 /* One option, read whole.  data[len] is a NUL added for convenience. */
@@ -47,9 +56,47 @@ struct option {
     char *data; /* owned */
 };
 
+/* Send what the output buffer holds. */
 static int
-newstyle_send_reply(struct connection *conn, uint32_t option, uint32_t reply,
-                    const void *data, size_t len)
+newstyle_flush(struct connection *conn, struct handshake *hs)
+{
+    size_t len = hs->out_len;
+
+    hs->out_len = 0;
+    if (len > 0 && conn->send(conn, hs->out, len, 0) == -1) {
+        nbdkit_error("option reply: write: %m");
+        return -1;
+    }
+    return 0;
+}
+
+/* Append len bytes to the output buffer, making room first; what cannot
+ * fit even then is sent at once.
+ */
+static int
+newstyle_put(struct connection *conn, struct handshake *hs, const void *data,
+             size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (len > sizeof hs->out - hs->out_len && newstyle_flush(conn, hs) == -1)
+        return -1;
+    if (len > sizeof hs->out) {
+        if (conn->send(conn, data, len, 0) == -1) {
+            nbdkit_error("option reply: write: %m");
+            return -1;
+        }
+        return 0;
+    }
+    memcpy(hs->out + hs->out_len, data, len);
+    hs->out_len += len;
+    return 0;
+}
+
+static int
+newstyle_send_reply(struct connection *conn, struct handshake *hs,
+                    uint32_t option, uint32_t reply, const void *data,
+                    size_t len)
 {
     struct nbd_option_reply h = {
         .magic = htobe64(NBD_REP_MAGIC),
@@ -58,18 +105,15 @@ newstyle_send_reply(struct connection *conn, uint32_t option, uint32_t reply,
         .replylen = htobe32(len),
     };
 
-    if (conn->send(conn, &h, sizeof h, len ? SEND_MORE : 0) == -1 ||
-        (len && conn->send(conn, data, len, 0) == -1)) {
-        nbdkit_error("option reply: write: %m");
+    if (newstyle_put(conn, hs, &h, sizeof h) == -1)
         return -1;
-    }
-    return 0;
+    return newstyle_put(conn, hs, data, len);
 }
 
 /* Send an error reply whose message is the thread's last error, or msg. */
 static int
-newstyle_send_error(struct connection *conn, uint32_t option, uint32_t reply,
-                    const char *msg)
+newstyle_send_error(struct connection *conn, struct handshake *hs,
+                    uint32_t option, uint32_t reply, const char *msg)
 {
     const char *last = threadlocal_get_last_error();
 
@@ -77,23 +121,24 @@ newstyle_send_error(struct connection *conn, uint32_t option, uint32_t reply,
         msg = last;
     debug("option %" PRIu32 ": error reply %#" PRIx32 ": %s", option, reply,
           msg);
-    return newstyle_send_reply(conn, option, reply, msg,
+    return newstyle_send_reply(conn, hs, option, reply, msg,
                                strnlen(msg, NBD_MAX_STRING));
 }
 
 static int
-newstyle_send_ack(struct connection *conn, uint32_t option)
+newstyle_send_ack(struct connection *conn, struct handshake *hs,
+                  uint32_t option)
 {
-    return newstyle_send_reply(conn, option, NBD_REP_ACK, NULL, 0);
+    return newstyle_send_reply(conn, hs, option, NBD_REP_ACK, NULL, 0);
 }
 
 /* NBD_REP_SERVER or NBD_REP_META_CONTEXT style: a 32-bit word, a
  * string, then an optional trailing string.  Strings are cut to 4096.
  */
 static int
-newstyle_send_word_strings(struct connection *conn, uint32_t option,
-                           uint32_t reply, uint32_t word, const char *s1,
-                           const char *s2)
+newstyle_send_word_strings(struct connection *conn, struct handshake *hs,
+                           uint32_t option, uint32_t reply, uint32_t word,
+                           const char *s1, const char *s2)
 {
     size_t len1 = strnlen(s1, NBD_MAX_STRING);
     size_t len2 = s2 ? strnlen(s2, NBD_MAX_STRING) : 0;
@@ -103,7 +148,7 @@ newstyle_send_word_strings(struct connection *conn, uint32_t option,
     memcpy(buf, &w, 4);
     memcpy(buf + 4, s1, len1);
     memcpy(buf + 4 + len1, s2 ? s2 : "", len2);
-    return newstyle_send_reply(conn, option, reply, buf, 4 + len1 + len2);
+    return newstyle_send_reply(conn, hs, option, reply, buf, 4 + len1 + len2);
 }
 
 /* True if the len bytes at s are a valid NBD string. */
@@ -125,7 +170,7 @@ newstyle_send_exports(struct connection *conn, struct handshake *hs,
     for (i = 0; i < n; i++) {
         struct nbdkit_export e = nbdkit_get_export(exports, i);
 
-        if (newstyle_send_word_strings(conn, option, NBD_REP_SERVER,
+        if (newstyle_send_word_strings(conn, hs, option, NBD_REP_SERVER,
                                        strnlen(e.name, NBD_MAX_STRING), e.name,
                                        e.description) == -1)
             return -1;
@@ -133,13 +178,13 @@ newstyle_send_exports(struct connection *conn, struct handshake *hs,
     if (exports_get_use_default(exports)) {
         def = backend_default_export(top, read_only, conn->using_tls);
         if (def != NULL && newstyle_send_word_strings(
-                               conn, option, NBD_REP_SERVER,
+                               conn, hs, option, NBD_REP_SERVER,
                                strnlen(def, NBD_MAX_STRING), def, NULL) == -1)
             return -1;
         n++;
     }
     hs->budget += MIN(n, (size_t)1024) * OPTION_BUDGET;
-    return newstyle_send_ack(conn, option);
+    return newstyle_send_ack(conn, hs, option);
 }
 
 static int
@@ -150,15 +195,15 @@ newstyle_opt_list(struct connection *conn, struct handshake *hs,
     int r;
 
     if (opt->len != 0)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "NBD_OPT_LIST takes no data");
     exports = exports_new();
     if (exports == NULL)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_PLATFORM,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_PLATFORM,
                                    "out of memory");
     if (backend_list_exports(top, read_only, conn->using_tls, exports) == -1) {
         nbdkit_exports_free(exports);
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_PLATFORM,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_PLATFORM,
                                    "listing exports failed");
     }
     r = newstyle_send_exports(conn, hs, opt->code, exports);
@@ -218,7 +263,8 @@ newstyle_parse_info(const struct option *opt, struct info_wants *w)
 }
 
 static int
-newstyle_send_info_export(struct connection *conn, uint32_t option)
+newstyle_send_info_export(struct connection *conn, struct handshake *hs,
+                          uint32_t option)
 {
     struct nbd_info_export info = {
         .info = htobe16(NBD_INFO_EXPORT),
@@ -226,12 +272,13 @@ newstyle_send_info_export(struct connection *conn, uint32_t option)
         .eflags = htobe16(conn->eflags),
     };
 
-    return newstyle_send_reply(conn, option, NBD_REP_INFO, &info, sizeof info);
+    return newstyle_send_reply(conn, hs, option, NBD_REP_INFO, &info,
+                               sizeof info);
 }
 
 static int
-newstyle_send_info_string(struct connection *conn, uint32_t option,
-                          uint16_t type, const char *s)
+newstyle_send_info_string(struct connection *conn, struct handshake *hs,
+                          uint32_t option, uint16_t type, const char *s)
 {
     char buf[2 + NBD_MAX_STRING];
     size_t len = strnlen(s, NBD_MAX_STRING);
@@ -239,11 +286,12 @@ newstyle_send_info_string(struct connection *conn, uint32_t option,
 
     memcpy(buf, &t, 2);
     memcpy(buf + 2, s, len);
-    return newstyle_send_reply(conn, option, NBD_REP_INFO, buf, 2 + len);
+    return newstyle_send_reply(conn, hs, option, NBD_REP_INFO, buf, 2 + len);
 }
 
 static int
-newstyle_send_info_block_size(struct connection *conn, uint32_t option)
+newstyle_send_info_block_size(struct connection *conn, struct handshake *hs,
+                              uint32_t option)
 {
     struct nbd_info_block_size info = {
         .info = htobe16(NBD_INFO_BLOCK_SIZE),
@@ -252,32 +300,34 @@ newstyle_send_info_block_size(struct connection *conn, uint32_t option)
         .maximum = htobe32(conn->block_maximum),
     };
 
-    return newstyle_send_reply(conn, option, NBD_REP_INFO, &info, sizeof info);
+    return newstyle_send_reply(conn, hs, option, NBD_REP_INFO, &info,
+                               sizeof info);
 }
 
 /* The NBD_REP_INFO replies for the open export. */
 static int
-newstyle_send_infos(struct connection *conn, uint32_t option,
-                    const struct info_wants *w)
+newstyle_send_infos(struct connection *conn, struct handshake *hs,
+                    uint32_t option, const struct info_wants *w)
 {
     const char *name = conn->exportname, *desc;
 
-    if (newstyle_send_info_export(conn, option) == -1)
+    if (newstyle_send_info_export(conn, hs, option) == -1)
         return -1;
     if (w->name) {
         if (*name == '\0')
             name = backend_default_export(top, read_only, conn->using_tls);
-        if (newstyle_send_info_string(conn, option, NBD_INFO_NAME,
+        if (newstyle_send_info_string(conn, hs, option, NBD_INFO_NAME,
                                       name ? name : "") == -1)
             return -1;
     }
     if (w->description) {
         desc = backend_export_description(conn->top_context);
-        if (desc != NULL && newstyle_send_info_string(
-                                conn, option, NBD_INFO_DESCRIPTION, desc) == -1)
+        if (desc != NULL &&
+            newstyle_send_info_string(conn, hs, option, NBD_INFO_DESCRIPTION,
+                                      desc) == -1)
             return -1;
     }
-    if (w->block_size && newstyle_send_info_block_size(conn, option) == -1)
+    if (w->block_size && newstyle_send_info_block_size(conn, hs, option) == -1)
         return -1;
     return 0;
 }
@@ -306,19 +356,19 @@ newstyle_opt_info_go(struct connection *conn, struct handshake *hs,
     CLEANUP_FREE char *name = newstyle_parse_info(opt, &w);
 
     if (name == NULL)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "malformed NBD_OPT_INFO/GO");
     if (protocol_open_export(conn, name) == -1)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNKNOWN,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNKNOWN,
                                    "export not available");
-    if (newstyle_send_infos(conn, opt->code, &w) == -1)
+    if (newstyle_send_infos(conn, hs, opt->code, &w) == -1)
         return -1;
     if (opt->code == NBD_OPT_INFO) {
         protocol_close_export(conn);
-        return newstyle_send_ack(conn, opt->code);
+        return newstyle_send_ack(conn, hs, opt->code);
     }
     newstyle_finish(conn, hs);
-    if (newstyle_send_ack(conn, opt->code) == -1)
+    if (newstyle_send_ack(conn, hs, opt->code) == -1)
         return -1;
     return 1;
 }
@@ -349,43 +399,44 @@ newstyle_opt_export_name(struct connection *conn, struct handshake *hs,
     r.eflags = htobe16(conn->eflags);
     if (hs->cflags & NBD_FLAG_C_NO_ZEROES)
         len -= sizeof r.zeroes;
-    if (conn->send(conn, &r, len, 0) == -1) {
-        nbdkit_error("NBD_OPT_EXPORT_NAME reply: write: %m");
+    if (newstyle_put(conn, hs, &r, len) == -1)
         return -1;
-    }
     return 1;
 }
 
 /* ---- Options that take no data ---- */
 
 static int
-newstyle_opt_structured_reply(struct connection *conn, const struct option *opt)
+newstyle_opt_structured_reply(struct connection *conn, struct handshake *hs,
+                              const struct option *opt)
 {
     if (opt->len != 0)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "option takes no data");
     if (no_sr)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNSUP,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "structured replies disabled");
     if (conn->extended_headers)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_EXT_HEADER_REQD,
+        return newstyle_send_error(conn, hs, opt->code,
+                                   NBD_REP_ERR_EXT_HEADER_REQD,
                                    "extended headers already negotiated");
     conn->structured_replies = true;
-    return newstyle_send_ack(conn, opt->code);
+    return newstyle_send_ack(conn, hs, opt->code);
 }
 
 static int
-newstyle_opt_extended_headers(struct connection *conn, const struct option *opt)
+newstyle_opt_extended_headers(struct connection *conn, struct handshake *hs,
+                              const struct option *opt)
 {
     if (opt->len != 0)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "option takes no data");
     if (no_sr)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNSUP,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "structured replies disabled");
     conn->extended_headers = true;
     conn->structured_replies = true;
-    return newstyle_send_ack(conn, opt->code);
+    return newstyle_send_ack(conn, hs, opt->code);
 }
 
 /* ---- NBD_OPT_STARTTLS ---- */
@@ -416,20 +467,21 @@ newstyle_opt_starttls(struct connection *conn, struct handshake *hs,
                       const struct option *opt)
 {
     if (opt->len != 0)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "NBD_OPT_STARTTLS takes no data");
     if (conn->using_tls)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "TLS already negotiated");
     if (!HAVE_GNUTLS)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNSUP,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "this server was built without TLS");
     if (tls == 0)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_POLICY,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_POLICY,
                                    "TLS is not enabled on this server");
     /* INFO closes what it opens; GO ends the handshake. */
     assert(conn->top_context == NULL);
-    if (newstyle_send_ack(conn, opt->code) == -1)
+    if (newstyle_send_ack(conn, hs, opt->code) == -1 ||
+        newstyle_flush(conn, hs) == -1)
         return -1;
     if (crypto_negotiate_tls(conn) == -1)
         return -1;
@@ -493,16 +545,16 @@ newstyle_opt_meta_context(struct connection *conn, struct handshake *hs,
     char *name;
 
     if (no_mc)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNSUP,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "meta contexts disabled");
     if (set)
         hs->meta_selected = false;
     if (!conn->structured_replies)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "structured replies not negotiated");
     name = newstyle_parse_meta(opt, &match);
     if (name == NULL)
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_INVALID,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "malformed meta context option");
     if (set) {
         free(hs->meta_export);
@@ -511,11 +563,11 @@ newstyle_opt_meta_context(struct connection *conn, struct handshake *hs,
     } else
         free(name);
     if (match &&
-        newstyle_send_word_strings(conn, opt->code, NBD_REP_META_CONTEXT,
+        newstyle_send_word_strings(conn, hs, opt->code, NBD_REP_META_CONTEXT,
                                    set ? NBDX_CONTEXT_BASE_ALLOCATION : 0,
                                    base_allocation, NULL))
         return -1;
-    return newstyle_send_ack(conn, opt->code);
+    return newstyle_send_ack(conn, hs, opt->code);
 }
 
 /* ---- The option loop ---- */
@@ -527,6 +579,8 @@ newstyle_recv_option(struct connection *conn, struct handshake *hs,
 {
     struct nbd_new_option h;
 
+    if (newstyle_flush(conn, hs) == -1)
+        return -1;
     if (conn->recv(conn, &h, sizeof h) == -1) {
         debug("client closed the connection during the handshake");
         return -1;
@@ -574,7 +628,7 @@ newstyle_dispatch(struct connection *conn, struct handshake *hs,
         opt->code != NBD_OPT_ABORT) {
         if (opt->code == NBD_OPT_EXPORT_NAME)
             return -1;
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_TLS_REQD,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_TLS_REQD,
                                    "TLS is required");
     }
     switch (opt->code) {
@@ -582,7 +636,7 @@ newstyle_dispatch(struct connection *conn, struct handshake *hs,
         return newstyle_opt_export_name(conn, hs, opt);
     case NBD_OPT_ABORT:
         debug("client sent NBD_OPT_ABORT");
-        newstyle_send_ack(conn, opt->code);
+        newstyle_send_ack(conn, hs, opt->code);
         return -1;
     case NBD_OPT_LIST:
         return newstyle_opt_list(conn, hs, opt);
@@ -592,14 +646,14 @@ newstyle_dispatch(struct connection *conn, struct handshake *hs,
     case NBD_OPT_GO:
         return newstyle_opt_info_go(conn, hs, opt);
     case NBD_OPT_STRUCTURED_REPLY:
-        return newstyle_opt_structured_reply(conn, opt);
+        return newstyle_opt_structured_reply(conn, hs, opt);
     case NBD_OPT_LIST_META_CONTEXT:
     case NBD_OPT_SET_META_CONTEXT:
         return newstyle_opt_meta_context(conn, hs, opt);
     case NBD_OPT_EXTENDED_HEADERS:
-        return newstyle_opt_extended_headers(conn, opt);
+        return newstyle_opt_extended_headers(conn, hs, opt);
     default:
-        return newstyle_send_error(conn, opt->code, NBD_REP_ERR_UNSUP,
+        return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "unknown option");
     }
 }
@@ -649,5 +703,8 @@ protocol_handshake_newstyle(struct connection *conn)
         free(opt.data);
     } while (r == 0);
     free(hs.meta_export);
+    /* The last replies: GO's, or an error's before a disconnect. */
+    if (newstyle_flush(conn, &hs) == -1)
+        return -1;
     return r == 1 ? 0 : -1;
 }
