@@ -4,12 +4,15 @@
  * The protocol: LISTEN_PID names the process the fds are for and
  * LISTEN_FDS counts them, starting at fd 3.  A LISTEN_PID for another
  * process means the variables were inherited by mistake and are ignored.
+ * Every fd passed must be a socket: one that was not passed open could
+ * otherwise be an fd the server opened itself (its quit pipe).
  */
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -48,6 +51,10 @@ socket_activation_get(void)
         fatal("socket activation: LISTEN_FDS must be between 1 and 64");
     for (i = 0; i < nfds; i++) {
         int fd = FIRST_SOCKET_ACTIVATION_FD + i;
+        struct stat st;
+
+        if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode))
+            fatal("socket activation: fd %d is not a socket", fd);
         if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1)
             fatal("socket activation: fd %d: %m", fd);
     }
