@@ -126,8 +126,29 @@ def free_port():
 
 # ---- servers ----
 
+def activate_child(lfd):
+    """In the child, before exec: lfd becomes the socket-activated fd 3."""
+    if lfd == 3:
+        os.set_inheritable(3, True)
+    else:
+        os.dup2(lfd, 3)  # the copy is inheritable
+    os.environ["LISTEN_PID"] = str(os.getpid())
+    os.environ["LISTEN_FDS"] = "1"
+
+
 class Server:
-    """One running server with one export."""
+    """One running server with one export.
+
+    Over TCP, nbdx, nbdkit and qemu-nbd get their listening socket from
+    the bench by socket activation (LISTEN_PID, LISTEN_FDS), with
+    TCP_NODELAY set on it, which Linux passes on to accepted sockets, so
+    each runs as a systemd socket unit with NoDelay=yes would run it.
+    qemu-nbd 7.2 never sets TCP_NODELAY itself: listening by itself it
+    sends an option reply's header and payload in two writes, and Nagle
+    holds the second until the client's delayed ACK, 40 ms per handshake.
+    nbdx and nbdkit set it themselves too.  nbd-server cannot be socket
+    activated and listens by itself (its handshake stalls the same way).
+    """
 
     def __init__(self, name, backend, transport, args, work):
         self.name, self.backend, self.transport = name, backend, transport
@@ -136,7 +157,10 @@ class Server:
         self.popen = None
         tag = f"{name}-{backend}-{transport}"
         self.sock = os.path.join(work, tag + ".sock")
-        self.port = free_port() if transport == "tcp" else None
+        self.activated = transport == "tcp" and name != "nbd-server"
+        self.port = None
+        if transport == "tcp" and not self.activated:
+            self.port = free_port()
         self.logfile = os.path.join(args.out, "logs", tag + ".log")
         self.file = None
         if backend == "mem":
@@ -154,7 +178,19 @@ class Server:
     def _listen(self, unix_flag, host_flag, port_flag):
         if self.transport == "unix":
             return [unix_flag, self.sock]
+        if self.activated:
+            return []
         return [host_flag, "127.0.0.1", port_flag, str(self.port)]
+
+    def _tcp_listener(self):
+        """The listening socket handed to an activated server."""
+        lsock = socket.socket()
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(socket.SOMAXCONN)
+        self.port = lsock.getsockname()[1]
+        return lsock
 
     def _make_file(self):
         if self.file is None:
@@ -221,9 +257,18 @@ class Server:
         self._make_file()
         if os.path.exists(self.sock):
             os.unlink(self.sock)
+        lsock = self._tcp_listener() if self.activated else None
+        extra = {}
+        if lsock:
+            # close_fds would close fd 3 after preexec_fn made it; every
+            # fd Python opens is close-on-exec anyway.
+            extra = {"close_fds": False,
+                     "preexec_fn": lambda: activate_child(lsock.fileno())}
         with open(self.logfile, "ab") as logf:
             self.popen = subprocess.Popen(cmd, stdout=logf, stderr=logf,
-                                          stdin=subprocess.DEVNULL)
+                                          stdin=subprocess.DEVNULL, **extra)
+        if lsock:
+            lsock.close()
         self.pid = self.popen.pid
         deadline = time.time() + 15
         if self.name == "nbd-server":
@@ -264,23 +309,32 @@ def installed_servers(wanted, variants):
 
 # ---- workloads ----
 
-def run_fio(args, srv, wl):
+def fio(args, srv, wl, runtime):
+    """One fio job of runtime seconds, without a ramp: fio's figures
+    count every I/O of the run.  The runtime goes in milliseconds: fio
+    reads a bare "0.5" as 0 seconds."""
     rw, bs, qd = FIO_WORKLOADS[wl]
     out = os.path.join(args.out, "fio", f"{srv.name}-{srv.backend}-"
                        f"{srv.transport}-{wl}-{time.time_ns()}.json")
     cmd = ["fio", "--name=" + wl, "--ioengine=nbd", "--uri=" + srv.uri,
            "--rw=" + rw, "--bs=" + bs, "--iodepth=%d" % qd, "--numjobs=1",
-           "--time_based", "--runtime=%g" % args.runtime,
-           "--ramp_time=%g" % args.ramp, "--output-format=json",
-           "--output=" + out]
-    subprocess.run(cmd, check=True, capture_output=True,
-                   timeout=args.runtime + args.ramp + 60)
+           "--time_based", "--runtime=%dms" % round(runtime * 1000),
+           "--output-format=json", "--output=" + out]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=runtime + 60)
     with open(out) as f:
         job = json.load(f)["jobs"][0]
-    side = job["read"] if rw.endswith("read") else job["write"]
+    return job["read"] if rw.endswith("read") else job["write"]
+
+
+def warm_fio(args, srv, wl):
+    if args.ramp > 0:
+        fio(args, srv, wl, args.ramp)
+
+
+def run_fio(args, srv, wl):
+    side = fio(args, srv, wl, args.runtime)
     return {"iops": side["iops"], "MBps": side["bw_bytes"] / 1e6,
-            "ops": side["total_ios"],
-            "bytes": side["io_bytes"]}, args.runtime + args.ramp
+            "ops": side["total_ios"], "bytes": side["io_bytes"]}
 
 
 def run_copyin(args, srv, wl):
@@ -288,30 +342,53 @@ def run_copyin(args, srv, wl):
     subprocess.run(["nbdcopy", args.src, srv.uri], check=True,
                    capture_output=True, timeout=300)
     wall = time.time() - t0
-    return {"MBps": args.size / wall / 1e6, "ops": 1,
-            "bytes": args.size}, wall
+    return {"MBps": args.size / wall / 1e6, "ops": 1, "bytes": args.size}
 
 
 def run_conn(args, srv, wl):
+    """Connect, handshake and disconnect in a loop for --runtime seconds
+    (a short burst measures the machine's hiccups more than the server),
+    and on to --conn-n connections unless a slow server takes 4 times as
+    long."""
     import nbd
-    n = args.conn_n
+    n, wall = 0, 0
     t0 = time.time()
-    for _ in range(n):
-        h = nbd.NBD()
-        h.connect_uri(srv.uri)
-        h.shutdown()
-        del h
-    wall = time.time() - t0
-    return {"conn_s": n / wall, "ops": n}, wall
+    while wall < args.runtime or (n < args.conn_n and
+                                  wall < 4 * args.runtime):
+        for _ in range(100):
+            h = nbd.NBD()
+            h.connect_uri(srv.uri)
+            h.shutdown()
+            del h
+        n += 100
+        wall = time.time() - t0
+    return {"conn_s": n / wall, "ops": n}
 
 
 RUNNERS = {"copyin": run_copyin, "conn": run_conn}
 RUNNERS.update({w: run_fio for w in FIO_WORKLOADS})
+# Run before the measurement, unmeasured.
+WARMERS = {w: warm_fio for w in FIO_WORKLOADS}
 
 
 def measure(args, srv, wl):
+    """Run workload wl on srv; the server's CPU time covers exactly the
+    work that the figures count.
+
+    fio's --ramp_time would leave the ramp out of fio's figures but not
+    out of a CPU sample taken around the fio process, and from outside
+    the bench cannot tell when fio's ramp ends (fio starts, connects, and
+    only then starts its clock).  So the ramp is a separate fio run
+    before the sample (the same job, --ramp seconds: the server's caches
+    and the export's pages warm up as before), and the measured run has
+    no ramp: its total I/O count is every request the server answered
+    while its CPU was sampled, but for one handshake.
+    """
+    if wl in WARMERS:
+        WARMERS[wl](args, srv, wl)
+        time.sleep(0.2)  # let the warm-up connection end
     c0 = cpu_ticks(srv.pid)
-    res, _ = RUNNERS[wl](args, srv, wl)
+    res = RUNNERS[wl](args, srv, wl)
     time.sleep(0.2)  # let forking servers reap their children
     cpu = (cpu_ticks(srv.pid) - c0) / HZ
     res["cpu_s"] = cpu
@@ -475,13 +552,17 @@ def parse_args():
                    "unix only")
     p.add_argument("--passes", type=int, default=3)
     p.add_argument("--runtime", type=float, default=5)
-    p.add_argument("--ramp", type=float, default=1)
+    p.add_argument("--ramp", type=float, default=1,
+                   help="seconds of the same fio job before each fio "
+                   "measurement, not measured")
     p.add_argument("--size", type=int, default=1 << 30)
     p.add_argument("--servers", default="nbdx,nbdkit,qemu-nbd,nbd-server")
     p.add_argument("--backends", default="mem,file,null")
     p.add_argument("--transports", default="unix,tcp")
     p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
-    p.add_argument("--conn-n", type=int, default=1000)
+    p.add_argument("--conn-n", type=int, default=1000,
+                   help="conn: at least this many connections, and at "
+                   "least --runtime seconds")
     p.add_argument("--idle-n", type=int, default=1000)
     p.add_argument("--no-memory-checks", action="store_true")
     p.add_argument("--variant", action="append", default=[],
