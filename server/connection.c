@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -182,9 +183,9 @@ conn_set_status(struct connection *conn, enum conn_status status)
         return;
     /* Wake nbdkit_nanosleep and blocked reads the first time. */
     if (conn->status == STATUS_ACTIVE) {
-        char c = 0;
-        if (write(conn->status_pipe[1], &c, 1) == -1)
-            debug("write status pipe: %m");
+        uint64_t one = 1;
+        if (write(conn->status_pipe[1], &one, sizeof one) == -1)
+            debug("write status eventfd: %m");
     }
     conn->status = status;
 }
@@ -1040,8 +1041,9 @@ conn_new(int sockin, int sockout, uint64_t id)
     conn = &p->conn;
     p->spipe[0] = p->spipe[1] = -1;
     p->rpipe[0] = p->rpipe[1] = -1;
-    if (pipe2(conn->status_pipe, O_CLOEXEC) == -1) {
-        nbdkit_error("pipe2: %m");
+    conn->status_pipe[0] = conn->status_pipe[1] = eventfd(0, EFD_CLOEXEC);
+    if (conn->status_pipe[0] == -1) {
+        nbdkit_error("eventfd: %m");
         free(p);
         return NULL;
     }
@@ -1064,8 +1066,7 @@ conn_new(int sockin, int sockout, uint64_t id)
 static void
 conn_free(struct connection *conn)
 {
-    close(conn->status_pipe[0]);
-    close(conn->status_pipe[1]);
+    close(conn->status_pipe[0]); /* [1] is the same eventfd */
     pthread_mutex_destroy(&conn->request_lock);
     pthread_mutex_destroy(&conn->read_lock);
     pthread_mutex_destroy(&conn->write_lock);

@@ -142,8 +142,9 @@ struct connection {
                                      reply (all its chunks) at a time */
     pthread_mutex_t status_lock;  /* guards status */
     enum conn_status status;
-    int status_pipe[2]; /* written once when status leaves ACTIVE, so
-                           nbdkit_nanosleep in this connection wakes */
+    int status_pipe[2]; /* one eventfd in both slots (read end, write
+                           end), written once when status leaves ACTIVE,
+                           so nbdkit_nanosleep and blocked reads wake */
 
     int sockin, sockout; /* the same fd except in -s mode */
     bool sockout_is_socket; /* else a pipe: write(2), not send(2) */

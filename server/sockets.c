@@ -49,9 +49,11 @@ static size_t live_count;
 static unsigned refused; /* over the cap since the last log line */
 
 /* File descriptors one connection may hold: the socket, its dup, the
- * status pipe, and one for the plugin; plus a reserve for the server.
+ * status eventfd, one for the plugin, and two pipes for splicing (made
+ * only by connections that move large READs or WRITEs); plus a reserve
+ * for the server.
  */
-#define FDS_PER_CONNECTION 5
+#define FDS_PER_CONNECTION 8
 #define FDS_RESERVE 64
 
 static void

@@ -15,7 +15,7 @@ if [ -n "${NBDX_SANITIZER:-}" ]; then
 fi
 set -x
 export PYTHONPATH="$SRCDIR/tests/security"
-ulimit -n 8192
+ulimit -n 16384
 
 # The documented defaults are what the server runs with.
 start_server -v -U "$sock" memory 1M

@@ -61,17 +61,17 @@ EOT
 [ "$(nbdinfo --size "$uri")" = 1048576 ]
 stop_server
 
-# RLIMIT_NOFILE of 100 (soft and hard) fits (100-64)/5 = 7 clients.
+# RLIMIT_NOFILE of 100 (soft and hard) fits (100-64)/8 = 4 clients.
 (ulimit -n 100; start_server -U "$sock" memory 1M; echo "$pid" >"$tmp/lowpid")
 pid=$(cat "$tmp/lowpid")
 _pids="$_pids $pid"
-grep -q 'serving at most 7 clients' "$tmp/server.log"
+grep -q 'serving at most 4 clients' "$tmp/server.log"
 python3 - "$sock" <<'EOT'
 import sys, nbdraw
-held = [nbdraw.connect(sys.argv[1]) for _ in range(7)]
+held = [nbdraw.connect(sys.argv[1]) for _ in range(4)]
 for s in held:
     nbdraw.greeting(s)
 s = nbdraw.connect(sys.argv[1])
-assert s.recv(100) == b"", "8th connection served past the fd limit"
+assert s.recv(100) == b"", "5th connection served past the fd limit"
 EOT
 stop_server
