@@ -36,8 +36,10 @@ default=$(cached)
 echo "cached bytes: cache=none $none (after writes $written)," \
     "cache=default $default"
 # nbdcopy reads through 4 connections, so 4 file descriptors, each with
-# its own kernel readahead of up to 2 MiB beyond the range just dropped:
-# up to 8 MiB may still be cached at the end, against 32 MiB by default.
-[ "$none" -le $((8 << 20)) ]
+# its own kernel readahead of up to 2 MiB beyond the range just dropped,
+# plus the last requests of each connection, not yet out of the plugin's
+# drop window: up to 12 MiB may still be cached at the end (8.75 MiB was
+# seen), against 32 MiB by default.
+[ "$none" -le $((12 << 20)) ]
 [ "$written" -lt $((8 << 20)) ]
 [ "$default" -gt $((24 << 20)) ]
