@@ -61,6 +61,16 @@
 #define OUTBUF_SIZE (64 * 1024)
 #define OUTBUF_MAX_REPLY (16 * 1024)
 
+/* A splice pipe, made on first use: fd {-1, -1} until then, or for good
+ * if that failed; slots is its room in pages.
+ */
+struct conn_pipe {
+    int fd[2];
+    unsigned slots;
+    bool tried;
+    bool broken; /* splice refused it once: copy from now on */
+};
+
 /* What the hot path keeps per connection, beside struct connection (which
  * must come first: a connection pointer is a conn_priv pointer).
  */
@@ -89,21 +99,14 @@ struct conn_priv {
     unsigned reads_since_wait;
     /* READ and WRITE payload bytes so far; the reader's own. */
     uint64_t payload_bytes;
-    /* The pipe large READ replies are spliced through, made on first use
-     * ({-1, -1} until then, or for good if that failed), with its room
-     * in pages.  Guarded by conn->write_lock.
+    /* The pipe large READ replies are spliced through; guarded by
+     * conn->write_lock.
      */
-    int spipe[2];
-    unsigned spipe_slots;
-    bool spipe_tried;
-    bool spipe_broken; /* splice to the socket failed once */
-    /* The pipe WRITE payloads are spliced through on their way to a file,
-     * the same way; the reader's own (read_lock).
+    struct conn_pipe spipe;
+    /* The pipe WRITE payloads are spliced through on their way to a file;
+     * the reader's own (read_lock).
      */
-    int rpipe[2];
-    size_t rpipe_bytes;
-    bool rpipe_tried;
-    bool rpipe_broken;
+    struct conn_pipe rpipe;
 };
 
 static struct conn_priv *
@@ -673,8 +676,8 @@ conn_splice_probe(struct conn_priv *p)
     struct iovec v = {(void *)&probe, 1};
     char c;
 
-    return vmsplice(p->spipe[1], &v, 1, SPLICE_F_NONBLOCK) == 1 &&
-           read(p->spipe[0], &c, 1) == 1 && c == probe;
+    return vmsplice(p->spipe.fd[1], &v, 1, SPLICE_F_NONBLOCK) == 1 &&
+           read(p->spipe.fd[0], &c, 1) == 1 && c == probe;
 }
 
 /* Make fds a non-blocking pipe as large as allowed; its room in pages,
@@ -719,12 +722,12 @@ fd_is_unix(int fd)
 static void
 conn_splice_setup(struct conn_priv *p)
 {
-    p->spipe_tried = true;
+    p->spipe.tried = true;
     if (!fd_is_unix(p->conn.sockout))
         return;
-    p->spipe_slots = conn_pipe_make(p->spipe);
-    if (p->spipe_slots && !conn_splice_probe(p))
-        conn_pipe_close(p->spipe);
+    p->spipe.slots = conn_pipe_make(p->spipe.fd);
+    if (p->spipe.slots && !conn_splice_probe(p))
+        conn_pipe_close(p->spipe.fd);
 }
 
 int
@@ -733,14 +736,23 @@ conn_splice_pipe(struct connection *conn, unsigned *slots)
     struct conn_priv *p = conn_priv(conn);
 
     assert(conn_is_raw_socket(conn));
-    if (!p->spipe_tried)
+    if (!p->spipe.tried)
         conn_splice_setup(p);
-    if (p->spipe[1] == -1 || p->spipe_broken)
+    if (p->spipe.fd[1] == -1 || p->spipe.broken)
         return -1;
     if (conn_flush_locked(conn) == -1)
         return -2;
-    *slots = p->spipe_slots;
-    return p->spipe[1];
+    *slots = p->spipe.slots;
+    return p->spipe.fd[1];
+}
+
+/* Did splice(2) refuse these descriptors (kernel, file system, seccomp),
+ * rather than fail on them?  Then the bytes are copied instead.
+ */
+static bool
+splice_refused(int err)
+{
+    return err == EINVAL || err == ENOSYS || err == EPERM || err == EOPNOTSUPP;
 }
 
 /* splice(2) refused to move pipe pages to this socket: copy them out of
@@ -754,9 +766,9 @@ conn_splice_copy_out(struct connection *conn, size_t len)
     struct iovec v;
     ssize_t r;
 
-    p->spipe_broken = true;
+    p->spipe.broken = true;
     while (len > 0) {
-        r = read(p->spipe[0], buf, MIN(len, sizeof buf));
+        r = read(p->spipe.fd[0], buf, MIN(len, sizeof buf));
         if (r == -1 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -775,12 +787,11 @@ conn_splice_out(struct connection *conn, size_t len)
     struct conn_priv *p = conn_priv(conn);
 
     while (len > 0) {
-        ssize_t r =
-            splice(p->spipe[0], NULL, conn->sockout, NULL, len, SPLICE_F_MOVE);
+        ssize_t r = splice(p->spipe.fd[0], NULL, conn->sockout, NULL, len,
+                           SPLICE_F_MOVE);
         if (r == -1 && errno == EINTR)
             continue;
-        if (r == -1 && (errno == EINVAL || errno == ENOSYS || errno == EPERM ||
-                        errno == EOPNOTSUPP))
+        if (r == -1 && splice_refused(errno))
             return conn_splice_copy_out(conn, len);
         if (r == -1)
             return -1;
@@ -828,9 +839,9 @@ conn_rpipe_out(struct conn_priv *p, int fd, uint64_t *offset, size_t n,
     ssize_t r;
 
     while (n > 0) {
-        if (*err == 0 && !p->rpipe_broken) {
+        if (*err == 0 && !p->rpipe.broken) {
             off = (loff_t)*offset;
-            r = splice(p->rpipe[0], NULL, fd, &off, n, SPLICE_F_MOVE);
+            r = splice(p->rpipe.fd[0], NULL, fd, &off, n, SPLICE_F_MOVE);
             if (r > 0) {
                 n -= r;
                 *offset += r;
@@ -838,14 +849,13 @@ conn_rpipe_out(struct conn_priv *p, int fd, uint64_t *offset, size_t n,
             }
             if (r == -1 && errno == EINTR)
                 continue;
-            if (r == -1 && (errno == EINVAL || errno == ENOSYS ||
-                            errno == EPERM || errno == EOPNOTSUPP))
-                p->rpipe_broken = true;
+            if (r == -1 && splice_refused(errno))
+                p->rpipe.broken = true;
             else
                 *err = r == 0 ? EIO : errno;
             continue;
         }
-        r = read(p->rpipe[0], buf, MIN(n, sizeof buf));
+        r = read(p->rpipe.fd[0], buf, MIN(n, sizeof buf));
         if (r == -1 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -879,25 +889,25 @@ conn_recv_to_fd(struct connection *conn, int fd, uint64_t offset, size_t len,
                 int *err)
 {
     struct conn_priv *p = conn_priv(conn);
-    size_t k;
+    size_t k, room;
     ssize_t r;
 
     assert(conn_is_raw_socket(conn));
-    if (!p->rpipe_tried) {
-        p->rpipe_tried = true;
-        p->rpipe_bytes =
-            conn_pipe_make(p->rpipe) * (size_t)sysconf(_SC_PAGESIZE);
+    if (!p->rpipe.tried) {
+        p->rpipe.tried = true;
+        p->rpipe.slots = conn_pipe_make(p->rpipe.fd);
     }
-    if (p->rpipe[0] == -1 || p->rpipe_broken)
+    if (p->rpipe.fd[0] == -1 || p->rpipe.broken)
         return 2;
     *err = 0;
+    room = p->rpipe.slots * (size_t)sysconf(_SC_PAGESIZE);
     k = MIN(len, p->in_end - p->in_start);
     conn_pwrite_all(fd, p->in + p->in_start, k, &offset, err);
     p->in_start += k;
     len -= k;
     while (len > 0) {
-        r = splice(conn->sockin, NULL, p->rpipe[1], NULL,
-                   MIN(len, p->rpipe_bytes), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        r = splice(conn->sockin, NULL, p->rpipe.fd[1], NULL, MIN(len, room),
+                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (r > 0) {
             if (conn_rpipe_out(p, fd, &offset, r, err) == -1)
                 return -1;
@@ -910,9 +920,8 @@ conn_recv_to_fd(struct connection *conn, int fd, uint64_t offset, size_t len,
         }
         if (errno == EINTR)
             continue;
-        if (errno == EINVAL || errno == ENOSYS || errno == EPERM ||
-            errno == EOPNOTSUPP) {
-            p->rpipe_broken = true;
+        if (splice_refused(errno)) {
+            p->rpipe.broken = true;
             return conn_recv_copy_to_fd(conn, fd, offset, len, err);
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -1056,8 +1065,8 @@ conn_new(int sockin, int sockout, uint64_t id)
         return NULL;
     }
     conn = &p->conn;
-    p->spipe[0] = p->spipe[1] = -1;
-    p->rpipe[0] = p->rpipe[1] = -1;
+    p->spipe.fd[0] = p->spipe.fd[1] = -1;
+    p->rpipe.fd[0] = p->rpipe.fd[1] = -1;
     conn->status_pipe[0] = conn->status_pipe[1] = eventfd(0, EFD_CLOEXEC);
     if (conn->status_pipe[0] == -1) {
         nbdkit_error("eventfd: %m");
@@ -1099,8 +1108,8 @@ conn_free(struct connection *conn)
 
     free(conn_priv(conn)->in);
     free(conn_priv(conn)->out);
-    conn_pipe_close(conn_priv(conn)->spipe);
-    conn_pipe_close(conn_priv(conn)->rpipe);
+    conn_pipe_close(conn_priv(conn)->spipe.fd);
+    conn_pipe_close(conn_priv(conn)->rpipe.fd);
     free(conn_priv(conn));
     if (trim)
         malloc_trim(0);
