@@ -429,6 +429,26 @@ def memory_checks(args, results):
         srv.stop()
 
 
+def copyin_ceiling(args, results):
+    """nbdcopy into nbdx's null plugin, which stores nothing: how fast
+    nbdcopy itself can go here, the ceiling of every copyin row.  The
+    median of 3 runs, and nbdcopy's own CPU time per GB."""
+    srv = Server("nbdx", "null", "unix", args, args.work)
+    srv.start()
+    runs = []
+    try:
+        for _ in range(3):
+            c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            r = run_copyin(args, srv, "copyin")
+            c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
+            runs.append((r["MBps"], cpu / (args.size / 1e9)))
+    finally:
+        srv.stop()
+    runs.sort()
+    results["copyin_ceiling_MBps"], results["nbdcopy_cpu_s_GB"] = runs[1]
+
+
 # ---- tables ----
 
 def main_figure(wl):
@@ -472,6 +492,20 @@ def cpu_verdict(wl, med):
         return f"{med['cpu_s_GB']:.2f} s/GB (<= {lim:g})", \
             med["cpu_s_GB"] <= lim
     return "", True
+
+
+def print_copyin_ceiling(args, med, extra):
+    ceiling = extra["copyin_ceiling_MBps"]
+    top = max((m["MBps"] for (b, t, w, sv), m in med.items()
+               if w == "copyin" and sv != "nbdx" and "MBps" in m
+               and sv not in args.variants), default=0)
+    print(f"\ncopyin ceiling: nbdcopy into nbdx's null plugin (which stores "
+          f"nothing) ran at {ceiling:,.0f} MB/s, using "
+          f"{extra['nbdcopy_cpu_s_GB']:.2f} CPU-s per GB of its own", end="")
+    if top:
+        print(f"; that is {ceiling / top:.2f}x the best peer's copyin "
+              f"({top:,.0f} MB/s)", end="")
+    print(".")
 
 
 def print_tables(args, rows, extra):
@@ -540,6 +574,8 @@ def print_tables(args, rows, extra):
               f"{extra['idle_MiB']:.1f} | - | - | < 100 MiB | | "
               f"{'PASS' if ok else 'FAIL'} |")
     print(f"\n{failures} row(s) below target.")
+    if "copyin_ceiling_MBps" in extra:
+        print_copyin_ceiling(args, med, extra)
 
 
 # ---- main ----
@@ -630,6 +666,8 @@ def main():
                     running = []
         if not args.no_memory_checks:
             memory_checks(args, extra)
+        if "copyin" in workloads:
+            copyin_ceiling(args, extra)
     finally:
         for s in running:
             s.stop()
