@@ -495,16 +495,20 @@ def cpu_verdict(wl, med):
 
 
 def print_copyin_ceiling(args, med, extra):
+    """The ceiling against the fastest peer copyin of any backend and
+    transport: the least a 3x target would need."""
     ceiling = extra["copyin_ceiling_MBps"]
-    top = max((m["MBps"] for (b, t, w, sv), m in med.items()
-               if w == "copyin" and sv != "nbdx" and "MBps" in m
-               and sv not in args.variants), default=0)
+    peers = [(m["MBps"], f"{sv} {b}/{t}")
+             for (b, t, w, sv), m in med.items()
+             if w == "copyin" and sv != "nbdx" and "MBps" in m
+             and sv not in args.variants]
     print(f"\ncopyin ceiling: nbdcopy into nbdx's null plugin (which stores "
           f"nothing) ran at {ceiling:,.0f} MB/s, using "
           f"{extra['nbdcopy_cpu_s_GB']:.2f} CPU-s per GB of its own", end="")
-    if top:
-        print(f"; that is {ceiling / top:.2f}x the best peer's copyin "
-              f"({top:,.0f} MB/s)", end="")
+    if peers:
+        top, name = max(peers)
+        print(f"; that is {ceiling / top:.2f}x the fastest peer copyin "
+              f"({name}, {top:,.0f} MB/s)", end="")
     print(".")
 
 
