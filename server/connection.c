@@ -278,6 +278,26 @@ conn_read_some(struct connection *conn, void *buf, size_t len)
     return read(conn->sockin, buf, len);
 }
 
+/* What is left to do after a non-blocking read returned r <= 0: retry
+ * at once (EINTR), wait for the socket (EAGAIN), or fail (an error, or
+ * EOF, for which errno is set to 0).
+ */
+enum recv_next { RECV_RETRY, RECV_WAIT, RECV_FAIL };
+
+static enum recv_next
+conn_recv_next(ssize_t r)
+{
+    if (r == 0) {
+        errno = 0; /* EOF */
+        return RECV_FAIL;
+    }
+    if (errno == EINTR)
+        return RECV_RETRY;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return RECV_WAIT;
+    return RECV_FAIL;
+}
+
 static int conn_raw_sendv(struct connection *conn, struct iovec *v, int n);
 
 /* Send the replies held back, taking the write lock if there are any. */
@@ -375,14 +395,14 @@ conn_read_avail(struct connection *conn, void *buf, size_t len)
         ssize_t r = conn_read_some(conn, buf, len);
         if (r > 0)
             return r;
-        if (r == 0) {
-            errno = 0; /* EOF */
-            return -1;
-        }
-        if (errno == EINTR)
+        switch (conn_recv_next(r)) {
+        case RECV_RETRY:
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        case RECV_FAIL:
             return -1;
+        case RECV_WAIT:
+            break;
+        }
         /* Nothing to read: replies held back must go before we wait. */
         if (conn_flush(conn) == -1)
             return -1;
@@ -556,14 +576,14 @@ conn_recv_iov_until(struct connection *conn, const struct iovec *iov, int n,
             v = iov_advance(v, &n, r);
             continue;
         }
-        if (r == 0) {
-            errno = 0; /* EOF */
-            return -1;
-        }
-        if (errno == EINTR)
+        switch (conn_recv_next(r)) {
+        case RECV_RETRY:
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        case RECV_FAIL:
             return -1;
+        case RECV_WAIT:
+            break;
+        }
         /* Replies held back must go before we wait; a quitting server
          * leaves the rest to the caller's ordinary path, which knows the
          * grace period.
@@ -914,18 +934,18 @@ conn_recv_to_fd(struct connection *conn, int fd, uint64_t offset, size_t len,
             len -= r;
             continue;
         }
-        if (r == 0) {
-            errno = 0; /* EOF */
-            return -1;
-        }
-        if (errno == EINTR)
+        switch (conn_recv_next(r)) {
+        case RECV_RETRY:
             continue;
-        if (splice_refused(errno)) {
+        case RECV_FAIL:
+            /* errno is 0 for EOF, which splice_refused does not take. */
+            if (!splice_refused(errno))
+                return -1;
             p->rpipe.broken = true;
             return conn_recv_copy_to_fd(conn, fd, offset, len, err);
+        case RECV_WAIT:
+            break;
         }
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
         if (conn_flush(conn) == -1 || conn_wait_readable(conn, conn->sockin))
             return -1;
     }
