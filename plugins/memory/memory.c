@@ -20,6 +20,16 @@
 
 #include "sparse.h"
 
+/* The array's pieces are handed to the server as they are: the same
+ * layout as the extension's vectors.
+ */
+#define SAME_LAYOUT(ours, theirs)                                              \
+    _Static_assert(sizeof(ours) == sizeof(theirs) &&                           \
+                       offsetof(ours, len) == offsetof(theirs, len),           \
+                   #ours " and " #theirs " have the same layout")
+SAME_LAYOUT(struct sparse_piece, struct nbdx_iovec);
+SAME_LAYOUT(struct sparse_wpiece, struct nbdx_wiovec);
+
 static int64_t size = -1;         /* size=SIZE, required */
 static struct sparse_array *disk; /* created by config_complete */
 
@@ -132,12 +142,6 @@ static int64_t
 memory_pread_iov(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
                  struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie)
 {
-    _Static_assert(sizeof(struct sparse_piece) == sizeof(struct nbdx_iovec),
-                   "sparse_piece and nbdx_iovec have the same layout");
-    _Static_assert(offsetof(struct sparse_piece, len) ==
-                       offsetof(struct nbdx_iovec, len),
-                   "sparse_piece and nbdx_iovec have the same layout");
-
     *cookie = NULL;
     return sparse_array_read_begin(disk, count, offset,
                                    (struct sparse_piece *)iov, max, n);
@@ -157,11 +161,6 @@ static int64_t
 memory_pwrite_iov(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
                   struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie)
 {
-    _Static_assert(sizeof(struct sparse_wpiece) == sizeof(struct nbdx_wiovec),
-                   "sparse_wpiece and nbdx_wiovec have the same layout");
-    _Static_assert(offsetof(struct sparse_wpiece, len) ==
-                       offsetof(struct nbdx_wiovec, len),
-                   "sparse_wpiece and nbdx_wiovec have the same layout");
     uint32_t r;
 
     *cookie = NULL;
