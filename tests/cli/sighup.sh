@@ -25,7 +25,15 @@ mkdir "$gate"
 truncate -s 16M "$disk"
 cat >"$tmp/gated.sh" <<EOF
 #!/bin/bash
-wait_gate() { while [ ! -e "$gate/go" ]; do sleep 0.02; done; }
+# At most 20 s, and not past the test: a failed run leaves no strays.
+wait_gate() {
+    for _ in \$(seq 1000); do
+        [ -e "$gate/go" ] && return 0
+        [ -d "$gate" ] || exit 1
+        sleep 0.02
+    done
+    exit 1
+}
 case "\$1" in
     get_size) echo 16777216 ;;
     thread_model) echo parallel ;;
@@ -43,6 +51,8 @@ case "\$1" in
 esac
 EOF
 chmod +x "$tmp/gated.sh"
+open_gate() { touch "$gate/go"; }
+cleanup_fn open_gate
 
 start_server -v -U "$sock" "$shplugin" "$tmp/gated.sh"
 /usr/bin/python3 - "$sock" "$pid" "$gate" "$disk" <<'EOT'
