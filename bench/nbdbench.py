@@ -7,7 +7,10 @@ transport, then runs each workload on every server in turn (the order of
 servers rotates from pass to pass), so drift of a shared machine spreads
 over all of them.  The result is the median over passes, and a table of
 nbdx's ratio to the best other server with the target from the
-performance issue.  Run through bench/run.sh, which builds nbdx first.
+performance issue.  nbdx also runs with each of a few filters, as
+servers of their own ("nbdx+offset", ...), and a second table gives
+their ratio to nbdx without a filter.  Run through bench/run.sh, which
+builds nbdx first.
 """
 
 import argparse
@@ -43,6 +46,16 @@ TARGETS = {
 CPU_US_PER_OP = {"rr4k32": 4.0, "rw4k32": 4.0}
 CPU_S_PER_GB = {"sr1m8": 0.1}
 HZ = os.sysconf("SC_CLK_TCK")
+# Filters run on nbdx, each with parameters that leave the export as it
+# is without them, so a row with a filter differs from nbdx's own row by
+# the filter's cost alone: offset skips a head the backend has on top of
+# the export, log writes every request to a file.  Only over the memory
+# and file backends, the ones the filter target is set on.  The target
+# is a minimum ratio to nbdx without the filter.
+FILTERS = ("offset", "log")
+FILTER_BACKENDS = ("mem", "file")
+FILTER_TARGET = 0.95
+OFFSET_HEAD = 1 << 20
 
 
 def log(msg):
@@ -153,6 +166,10 @@ class Server:
     def __init__(self, name, backend, transport, args, work):
         self.name, self.backend, self.transport = name, backend, transport
         self.args, self.work = args, work
+        self.filter = args.filtered.get(name)
+        # The backend holds the export, and the head offset= skips.
+        self.size = args.size + (OFFSET_HEAD if self.filter == "offset"
+                                 else 0)
         self.pid = None
         self.popen = None
         tag = f"{name}-{backend}-{transport}"
@@ -167,6 +184,11 @@ class Server:
             self.file = os.path.join(args.shm, tag + ".img")
         elif backend == "file":
             self.file = os.path.join(args.diskdir, tag + ".img")
+        # On tmpfs: on disk, the log's writeback would go on while the
+        # next rows of the file backend run.
+        self.reqlog = None
+        if self.filter == "log":
+            self.reqlog = os.path.join(args.shm, tag + ".requests.log")
 
     @property
     def uri(self):
@@ -195,7 +217,7 @@ class Server:
     def _make_file(self):
         if self.file is None:
             return
-        size = self.args.size
+        size = self.size
         with open(self.file, "wb") as f:
             if self.backend == "file":
                 try:
@@ -205,19 +227,33 @@ class Server:
                     pass
             f.truncate(size)
 
+    def filter_args(self):
+        """--filter= and the filter's parameters, by full path as for
+        the plugin: the filter of this build, not an installed one."""
+        if not self.filter:
+            return [], []
+        so = os.path.join(self.args.build, "filters", self.filter,
+                          f"nbdkit-{self.filter}-filter.so")
+        params = {"offset": ["offset=%d" % OFFSET_HEAD],
+                  "log": ["logfile=" + str(self.reqlog)]}[self.filter]
+        return ["--filter=" + so], params
+
     def command(self):
-        a, size = self.args, str(self.args.size)
-        if self.name == "nbdx" or self.name in a.variants:
+        a, size = self.args, str(self.size)
+        if self.name == "nbdx" or self.name in a.variants or self.filter:
+            if self.filter and self.backend not in FILTER_BACKENDS:
+                return None
             build = a.variants.get(self.name, a.build)
             plug = lambda p: os.path.join(build, "plugins", p,
                                           f"nbdkit-{p}-plugin.so")
-            cmd = [os.path.join(build, "server", "nbdx"), "-f"]
+            flt, params = self.filter_args()
+            cmd = [os.path.join(build, "server", "nbdx"), "-f"] + flt
             cmd += self._listen("-U", "-i", "-p")
             return cmd + {
                 "mem": [plug("memory"), "size=" + size],
                 "file": [plug("file"), "file=" + str(self.file)],
                 "null": [plug("null"), "size=" + size],
-            }[self.backend]
+            }[self.backend] + params
         if self.name == "nbdkit":
             cmd = ["nbdkit", "-f"] + self._listen("-U", "-i", "-p")
             return cmd + {
@@ -295,12 +331,15 @@ class Server:
             if self.popen:
                 self.popen.wait()
             self.pid = None
-        if self.file and os.path.exists(self.file):
-            os.unlink(self.file)
+        for path in (self.file, self.reqlog):
+            if path and os.path.exists(path):
+                os.unlink(path)
 
 
-def installed_servers(wanted, variants):
-    have = {"nbdx": True, **{v: True for v in variants},
+def installed_servers(wanted, ours):
+    """wanted, less the peers not installed; ours (nbdx's variants and
+    filter stacks) are always there."""
+    have = {"nbdx": True, **{v: True for v in ours},
             "nbdkit": shutil.which("nbdkit"),
             "qemu-nbd": shutil.which("qemu-nbd"),
             "nbd-server": shutil.which("nbd-server")}
@@ -451,6 +490,19 @@ def copyin_ceiling(args, results):
 
 # ---- tables ----
 
+def is_peer(args, name):
+    """Another NBD server, not a build of nbdx nor nbdx with a filter."""
+    return (name != "nbdx" and name not in args.variants
+            and name not in args.filtered)
+
+
+def cpu_figure(wl, med):
+    """The server CPU of a row in the unit of its main figure."""
+    if main_figure(wl) == "MBps":
+        return f"{fmt(med.get('cpu_s_GB'), 2)} s/GB"
+    return f"{fmt(med.get('cpu_us_op'), 1)} us/op"
+
+
 def main_figure(wl):
     return {"copyin": "MBps", "conn": "conn_s", "sr1m8": "MBps",
             "sw1m8": "MBps"}.get(wl, "iops")
@@ -500,8 +552,7 @@ def print_copyin_ceiling(args, med, extra):
     ceiling = extra["copyin_ceiling_MBps"]
     peers = [(m["MBps"], f"{sv} {b}/{t}")
              for (b, t, w, sv), m in med.items()
-             if w == "copyin" and sv != "nbdx" and "MBps" in m
-             and sv not in args.variants]
+             if w == "copyin" and is_peer(args, sv) and "MBps" in m]
     print(f"\ncopyin ceiling: nbdcopy into nbdx's null plugin (which stores "
           f"nothing) ran at {ceiling:,.0f} MB/s, using "
           f"{extra['nbdcopy_cpu_s_GB']:.2f} CPU-s per GB of its own", end="")
@@ -510,6 +561,37 @@ def print_copyin_ceiling(args, med, extra):
         print(f"; that is {ceiling / top:.2f}x the fastest peer copyin "
               f"({name}, {top:,.0f} MB/s)", end="")
     print(".")
+
+
+def print_filter_table(args, med, combos):
+    """Each row of nbdx with a filter against the same row of nbdx
+    without one, from the same passes; returns the rows below target."""
+    pairs = [(combo, name) for combo in combos for name in args.filtered
+             if combo + (name,) in med]
+    if not pairs:
+        return 0
+    print("\n## nbdx with a filter against nbdx without\n")
+    print("| backend | transport | workload | unit | filter | nbdx | "
+          "with filter | ratio | target | server CPU | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    failures = 0
+    for combo, name in pairs:
+        flt, plain = med[combo + (name,)], med.get(combo + ("nbdx",))
+        fig = main_figure(combo[2])
+        head = (f"| {combo[0]} | {combo[1]} | {combo[2]} | {fig} | "
+                f"{args.filtered[name]} | ")
+        if not plain or not plain.get(fig) or fig not in flt:
+            print(head + f"- | {fmt(flt.get(fig))} | - | - | - | - |")
+            continue
+        ratio = flt[fig] / plain[fig]
+        ok = ratio >= FILTER_TARGET
+        failures += not ok
+        print(head + f"{fmt(plain[fig])} | {fmt(flt[fig])} | "
+              f"{ratio:.2f}x | >= {FILTER_TARGET:g}x | "
+              f"{cpu_figure(combo[2], plain)} -> "
+              f"{cpu_figure(combo[2], flt)} | "
+              f"{'PASS' if ok else 'FAIL'} |")
+    return failures
 
 
 def print_tables(args, rows, extra):
@@ -547,8 +629,7 @@ def print_tables(args, rows, extra):
             continue
         fig = main_figure(combo[2])
         peers = {s: m for (b, t, w, s), m in med.items()
-                 if (b, t, w) == combo and s != "nbdx" and fig in m
-                 and s not in args.variants}
+                 if (b, t, w) == combo and is_peer(args, s) and fig in m}
         if combo[2] == "conn" and "qemu-nbd" in peers:
             peers = {"qemu-nbd": peers["qemu-nbd"]}
         cpu_text, cpu_ok = cpu_verdict(combo[2], ours)
@@ -577,6 +658,7 @@ def print_tables(args, rows, extra):
         print(f"| mem | unix | {args.idle_n} idle connections | MiB | "
               f"{extra['idle_MiB']:.1f} | - | - | < 100 MiB | | "
               f"{'PASS' if ok else 'FAIL'} |")
+    failures += print_filter_table(args, med, combos)
     print(f"\n{failures} row(s) below target.")
     if "copyin_ceiling_MBps" in extra:
         print_copyin_ceiling(args, med, extra)
@@ -597,6 +679,10 @@ def parse_args():
                    "measurement, not measured")
     p.add_argument("--size", type=int, default=1 << 30)
     p.add_argument("--servers", default="nbdx,nbdkit,qemu-nbd,nbd-server")
+    p.add_argument("--filters", default=",".join(FILTERS),
+                   help="also run nbdx with each of these filters, as "
+                   "server nbdx+FILTER, over the mem and file backends "
+                   "(\"\" for none; default %(default)s)")
     p.add_argument("--backends", default="mem,file,null")
     p.add_argument("--transports", default="unix,tcp")
     p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
@@ -612,6 +698,11 @@ def parse_args():
     p.add_argument("--out", help="results directory (default: a new one)")
     a = p.parse_args()
     a.variants = dict(v.split("=", 1) for v in a.variant)
+    names = [f for f in a.filters.split(",") if f]
+    for f in names:
+        if f not in FILTERS:
+            p.error(f"--filters: {f}: not one of {','.join(FILTERS)}")
+    a.filtered = {"nbdx+" + f: f for f in names}
     if a.quick:
         a.runtime, a.ramp, a.size = 2, 0.5, 256 << 20
         if "--passes" not in sys.argv:
@@ -633,7 +724,11 @@ def main():
     args.shm = tempfile.mkdtemp(prefix="nbdbench-", dir="/dev/shm")
     args.diskdir = tempfile.mkdtemp(prefix="nbdbench-", dir="/var/tmp")
     args.src = os.path.join(args.shm, "src.img")
-    servers = installed_servers(args.servers.split(","), args.variants)
+    # The filter stacks are servers of their own, in the rotation with
+    # the others so that they share the machine's drift with nbdx.
+    wanted = dict.fromkeys(args.servers.split(",") + list(args.filtered))
+    servers = installed_servers(list(wanted),
+                                {**args.variants, **args.filtered})
     workloads = [w for w in args.workloads.split(",") if w]
     log(f"servers: {' '.join(servers)}; results in {args.out}")
     with open(args.src, "wb") as f:
@@ -660,7 +755,7 @@ def main():
                                      workload=wl, ps=p)
                             rows.append(r)
                             fig = main_figure(wl)
-                            log(f"{s.name:10} {be:4} {tr:4} {wl:7} "
+                            log(f"{s.name:11} {be:4} {tr:4} {wl:7} "
                                 f"{fig}={r[fig]:,.0f} "
                                 f"cpu={r.get('cpu_us_op', 0):.1f}us/op")
                         if be == "file" and wl == "copyin":

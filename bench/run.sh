@@ -5,6 +5,9 @@
 #
 #   bench/run.sh              full run (3 passes, all backends, unix + tcp)
 #   bench/run.sh --quick      one short pass, CI-sized (a few minutes)
+#   bench/run.sh --servers nbdx --no-memory-checks
+#                             nbdx alone, with and without its filters
+#   bench/run.sh --filters=   no filter rows
 #   bench/run.sh --help       every option (they are bench/nbdbench.py's)
 #
 # The build goes to build-bench/ (release, asserts kept, as shipped); set
