@@ -118,6 +118,7 @@ captive_exec(const char *script)
 {
     sigset_t all;
 
+    signal(SIGHUP, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGQUIT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

@@ -29,7 +29,9 @@ extern pid_t original_parent;       /* getppid() at startup */
  */
 unsigned socket_activation_get(void);
 
-/* quit.c: SIGINT, SIGTERM and SIGQUIT call set_quit; SIGPIPE ignored. */
+/* quit.c: SIGHUP, SIGINT, SIGTERM and SIGQUIT call set_quit; SIGPIPE
+ * ignored.
+ */
 void quit_handle_signals(void);
 
 /* usergroup.c: -u and -g.  Parse early so a bad name fails before

@@ -65,6 +65,8 @@ quit_handle_signals(void)
     sa.sa_handler = quit_on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    /* As in nbdkit, SIGHUP is a request to quit, not a reason to die. */
+    sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGQUIT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 

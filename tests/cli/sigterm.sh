@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
-# sigterm.sh: SIGTERM, SIGINT and SIGQUIT shut the server down cleanly
+# sigterm.sh: SIGTERM, SIGHUP, SIGINT and SIGQUIT shut the server down cleanly
 # (exit status 0, plugin cleaned up), even with a client connected.
 . "$SRCDIR/tests/lib.sh"
 requires nbdsh
 set -x
 
-for sig in TERM INT QUIT; do
+for sig in TERM HUP INT QUIT; do
     rm -f "$sock" "$tmp/pid" "$tmp/err"
     "$NBDX" -f -v -P "$tmp/pid" -U "$sock" memory 1M 2>"$tmp/err" &
     bg=$!
