@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastpath.h"
 #include "internal.h"
 #include "minmax.h"
 
@@ -142,7 +141,7 @@ backend_open(struct backend *b, int readonly, const char *exportname,
     c->exportsize = -1;
     c->can_write = c->can_flush = c->is_rotational = c->can_trim = -1;
     c->can_zero = c->can_fast_zero = c->can_fua = c->can_multi_conn = -1;
-    c->can_extents = c->can_cache = -1;
+    c->can_extents = c->can_cache = c->zc = -1;
 
     controlpath_debug("%s: open readonly=%d exportname=\"%s\" tls=%d", b->name,
                       readonly, exportname, is_tls);
@@ -445,129 +444,119 @@ backend_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
     return check_error(c->b->pread(c, buf, count, offset, flags, err), err);
 }
 
-/* errno-style error of a failed extension call. */
-static int
-extension_error(void)
-{
-    return threadlocal_get_error() ? threadlocal_get_error()
-           : errno                 ? errno
-                                   : EIO;
-}
+/* ---- zero-copy calls (nbdx-extensions.h) ----
+ *
+ * The protocol asks backend_zc which of them the stack can do; each
+ * layer answers for itself and what is below it, so the calls below are
+ * only made where every layer down to the plugin takes part.
+ */
 
-const struct nbdx_extension *
-backend_extension(struct context *c)
+int
+backend_zc(struct context *c)
 {
-    return c->b->i == 0 ? plugin_extension(c->b) : NULL;
+    int r;
+
+    ASSERT_READY(c);
+    r = cache_load(&c->zc);
+    if (r == -1)
+        r = cache_store(&c->zc, c->b->zc(c));
+    return r;
 }
 
 int64_t
-backend_pread_iov(struct context *c, uint32_t count, uint64_t offset,
-                  struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie,
-                  int *err)
+backend_read_iov(struct context *c, uint32_t count, uint64_t offset,
+                 struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie,
+                 int *err)
 {
-    const struct nbdx_extension *ext = backend_extension(c);
     int64_t r;
 
     ASSERT_READY(c);
-    assert(ext && ext->pread_iov);
+    assert(backend_zc(c) & ZC_READ_IOV);
     assert(range_ok(c, count, offset) && count > 0 && max > 0);
     datapath_debug("%s: pread count=%" PRIu32 " offset=%" PRIu64 " (iov)",
                    c->b->name, count, offset);
-    threadlocal_set_error(0);
-    errno = 0;
-    r = ext->pread_iov(c->handle, count, offset, 0, iov, max, n, cookie);
-    if (r == -1) {
-        *err = extension_error();
-        return -1;
-    }
+    *err = 0;
+    r = c->b->read_iov(c, count, offset, iov, max, n, cookie, err);
+    if (r == -1)
+        return check_error(-1, err);
     assert(r > 0 && r <= count && *n >= 1 && *n <= max);
     return r;
 }
 
 void
-backend_release_iov(struct context *c, void *cookie)
+backend_read_iov_end(struct context *c, void *cookie)
 {
-    backend_extension(c)->release_iov(c->handle, cookie);
+    c->b->read_iov_end(c, cookie);
 }
 
-typedef int (*data_fd_fn)(void *handle, uint32_t count, uint64_t offset,
-                          uint32_t flags, int *fd, uint64_t *fd_offset);
-
-/* pread_fd or pwrite_fd (what names which, for the debug message). */
-static int
-backend_data_fd(struct context *c, data_fd_fn fn, const char *what,
-                uint32_t count, uint64_t offset, int *fd, uint64_t *fd_offset,
-                int *err)
+int
+backend_read_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
+                uint64_t *fd_offset, int *err)
 {
     ASSERT_READY(c);
-    assert(fn);
+    assert(backend_zc(c) & ZC_READ_FD);
     assert(range_ok(c, count, offset) && count > 0);
-    datapath_debug("%s: %s count=%" PRIu32 " offset=%" PRIu64 " (fd)",
-                   c->b->name, what, count, offset);
-    threadlocal_set_error(0);
-    errno = 0;
-    if (fn(c->handle, count, offset, 0, fd, fd_offset) == -1) {
-        *err = extension_error();
-        return -1;
-    }
-    return 0;
+    datapath_debug("%s: pread count=%" PRIu32 " offset=%" PRIu64 " (fd)",
+                   c->b->name, count, offset);
+    *err = 0;
+    return check_error(c->b->read_fd(c, count, offset, fd, fd_offset, err),
+                       err);
+}
+
+/* Bytes the pieces cover: a staged write covers all of its range. */
+static uint64_t
+iov_total(const struct nbdx_wiovec *iov, size_t n)
+{
+    uint64_t t = 0;
+
+    while (n > 0)
+        t += iov[--n].len;
+    return t;
 }
 
 int
-backend_pread_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
-                 uint64_t *fd_offset, int *err)
+backend_write_iov(struct context *c, uint32_t count, uint64_t offset,
+                  struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie,
+                  int *err)
 {
-    return backend_data_fd(c, backend_extension(c)->pread_fd, "pread", count,
-                           offset, fd, fd_offset, err);
-}
-
-int
-backend_pwrite_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
-                  uint64_t *fd_offset, int *err)
-{
-    assert(cache_load(&c->can_write) == 1);
-    return backend_data_fd(c, backend_extension(c)->pwrite_fd, "pwrite", count,
-                           offset, fd, fd_offset, err);
-}
-
-int64_t
-backend_pwrite_iov(struct context *c, uint32_t count, uint64_t offset,
-                   struct nbdx_wiovec *iov, size_t max, size_t *n,
-                   void **cookie, int *err)
-{
-    const struct nbdx_extension *ext = backend_extension(c);
-    int64_t r;
+    int r;
 
     ASSERT_READY(c);
-    assert(ext && ext->pwrite_iov);
+    assert(backend_zc(c) & ZC_WRITE_IOV);
     assert(cache_load(&c->can_write) == 1);
     assert(range_ok(c, count, offset) && count > 0 && max > 0);
     datapath_debug("%s: pwrite count=%" PRIu32 " offset=%" PRIu64 " (iov)",
                    c->b->name, count, offset);
-    threadlocal_set_error(0);
-    errno = 0;
-    r = ext->pwrite_iov(c->handle, count, offset, 0, iov, max, n, cookie);
-    if (r == -1) {
-        *err = extension_error();
-        return -1;
-    }
-    assert(r > 0 && r <= count && *n >= 1 && *n <= max);
-    return r;
+    *err = 0;
+    r = c->b->write_iov(c, count, offset, iov, max, n, cookie, err);
+    if (r == -1)
+        return check_error(-1, err);
+    assert(*n >= 1 && *n <= max);
+    assert(iov_total(iov, *n) == count);
+    return 0;
 }
 
 int
-backend_pwrite_end(struct context *c, uint32_t filled, uint64_t offset,
-                   void *cookie, int *err)
+backend_write_iov_end(struct context *c, void *cookie, bool commit, int *err)
 {
-    const struct nbdx_extension *ext = backend_extension(c);
+    datapath_debug("%s: pwrite %s (iov)", c->b->name,
+                   commit ? "commit" : "abort");
+    *err = 0;
+    return check_error(c->b->write_iov_end(c, cookie, commit, err), err);
+}
 
-    threadlocal_set_error(0);
-    errno = 0;
-    if (ext->pwrite_end(c->handle, filled, offset, 0, cookie) == -1) {
-        *err = extension_error();
-        return -1;
-    }
-    return 0;
+int
+backend_write_pipe(struct context *c, uint32_t count, uint64_t offset, int pipe,
+                   int *err)
+{
+    ASSERT_READY(c);
+    assert(backend_zc(c) & ZC_WRITE_PIPE);
+    assert(cache_load(&c->can_write) == 1);
+    assert(range_ok(c, count, offset) && count > 0);
+    datapath_debug("%s: pwrite count=%" PRIu32 " offset=%" PRIu64 " (pipe)",
+                   c->b->name, count, offset);
+    *err = 0;
+    return check_error(c->b->write_pipe(c, count, offset, pipe, err), err);
 }
 
 int

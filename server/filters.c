@@ -22,6 +22,10 @@
 struct backend_filter {
     struct backend backend;      /* first: a backend_filter is a backend */
     struct nbdkit_filter filter; /* zero-filled past the filter's size */
+    /* nbdx_filter_extension_init's answer, zero-filled past its size (all
+     * zero if the filter has none).  Read-only after load.
+     */
+    struct nbdx_filter_extension ext;
 };
 
 static struct nbdkit_filter *
@@ -451,6 +455,193 @@ filter_cache(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
     return backend_cache(c->c_next, count, offset, flags, err);
 }
 
+/* ---- zero-copy calls (nbdx-extensions.h) ---- */
+
+static const struct nbdx_filter_extension *
+filter_ext(struct backend *b)
+{
+    return &((struct backend_filter *)b)->ext;
+}
+
+/* What this filter passes on: a call it forwards through its extension,
+ * or one whose ordinary form it leaves to the layer below anyway (no
+ * .pread: reads go through unchanged; no .pwrite: writes do).
+ */
+static int
+filter_zc(struct context *c)
+{
+    struct nbdkit_filter *f = filter_of(c->b);
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+    int below = backend_zc(c->c_next), zc = 0;
+
+    if (!f->pread || (e->read_iov && e->read_iov_end))
+        zc |= ZC_READ_IOV | ZC_SPLICE_OK;
+    if (!f->pread || e->read_fd)
+        zc |= ZC_READ_FD;
+    if (!f->pwrite || (e->write_iov && e->write_iov_end))
+        zc |= ZC_WRITE_IOV;
+    if (!f->pwrite || e->write_pipe)
+        zc |= ZC_WRITE_PIPE;
+    return zc & below;
+}
+
+static int64_t
+filter_read_iov(struct context *c, uint32_t count, uint64_t offset,
+                struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie,
+                int *err)
+{
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+
+    if (e->read_iov)
+        return e->read_iov(next_of(c), c->handle, count, offset, 0, iov, max, n,
+                           cookie, err);
+    return backend_read_iov(c->c_next, count, offset, iov, max, n, cookie, err);
+}
+
+static void
+filter_read_iov_end(struct context *c, void *cookie)
+{
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+
+    if (e->read_iov_end)
+        e->read_iov_end(next_of(c), c->handle, cookie);
+    else
+        backend_read_iov_end(c->c_next, cookie);
+}
+
+static int
+filter_read_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
+               uint64_t *fd_offset, int *err)
+{
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+
+    if (e->read_fd)
+        return e->read_fd(next_of(c), c->handle, count, offset, 0, fd,
+                          fd_offset, err);
+    return backend_read_fd(c->c_next, count, offset, fd, fd_offset, err);
+}
+
+static int
+filter_write_iov(struct context *c, uint32_t count, uint64_t offset,
+                 struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie,
+                 int *err)
+{
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+
+    if (e->write_iov)
+        return e->write_iov(next_of(c), c->handle, count, offset, 0, iov, max,
+                            n, cookie, err);
+    return backend_write_iov(c->c_next, count, offset, iov, max, n, cookie,
+                             err);
+}
+
+static int
+filter_write_iov_end(struct context *c, void *cookie, bool commit, int *err)
+{
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+
+    if (e->write_iov_end)
+        return e->write_iov_end(next_of(c), c->handle, cookie, commit, 0, err);
+    return backend_write_iov_end(c->c_next, cookie, commit, err);
+}
+
+static int
+filter_write_pipe(struct context *c, uint32_t count, uint64_t offset, int pipe,
+                  int *err)
+{
+    const struct nbdx_filter_extension *e = filter_ext(c->b);
+
+    if (e->write_pipe)
+        return e->write_pipe(next_of(c), c->handle, count, offset, 0, pipe,
+                             err);
+    return backend_write_pipe(c->c_next, count, offset, pipe, err);
+}
+
+/* What a filter calls to reach the layer below; next is its
+ * nbdkit_next, a struct context.
+ */
+static int64_t
+next_zc_read_iov(void *next, uint32_t count, uint64_t offset, uint32_t flags,
+                 struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie,
+                 int *err)
+{
+    return backend_read_iov(next, count, offset, iov, max, n, cookie, err);
+}
+
+static void
+next_zc_read_iov_end(void *next, void *cookie)
+{
+    backend_read_iov_end(next, cookie);
+}
+
+static int
+next_zc_read_fd(void *next, uint32_t count, uint64_t offset, uint32_t flags,
+                int *fd, uint64_t *fd_offset, int *err)
+{
+    return backend_read_fd(next, count, offset, fd, fd_offset, err);
+}
+
+static int
+next_zc_write_iov(void *next, uint32_t count, uint64_t offset, uint32_t flags,
+                  struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie,
+                  int *err)
+{
+    return backend_write_iov(next, count, offset, iov, max, n, cookie, err);
+}
+
+static int
+next_zc_write_iov_end(void *next, void *cookie, int commit, uint32_t flags,
+                      int *err)
+{
+    return backend_write_iov_end(next, cookie, commit, err);
+}
+
+static int
+next_zc_write_pipe(void *next, uint32_t count, uint64_t offset, uint32_t flags,
+                   int pipe, int *err)
+{
+    return backend_write_pipe(next, count, offset, pipe, err);
+}
+
+static const struct nbdx_next_zc next_zc = {
+    ._struct_size = sizeof next_zc,
+    .read_iov = next_zc_read_iov,
+    .read_iov_end = next_zc_read_iov_end,
+    .read_fd = next_zc_read_fd,
+    .write_iov = next_zc_write_iov,
+    .write_iov_end = next_zc_write_iov_end,
+    .write_pipe = next_zc_write_pipe,
+};
+
+/* The optional nbdx_filter_extension_init export, copied by the same
+ * _struct_size rule as the filter struct.  Pairs are kept whole or not
+ * at all.
+ */
+static void
+filter_load_extension(struct backend_filter *bf, void *dl, const char *filename)
+{
+    nbdx_filter_extension_init_fn init;
+    const struct nbdx_filter_extension *e;
+    struct nbdx_filter_extension *x = &bf->ext;
+
+    init = (nbdx_filter_extension_init_fn)dlsym(
+        dl, NBDX_FILTER_EXTENSION_INIT_SYMBOL);
+    if (init == NULL)
+        return;
+    e = init(&next_zc);
+    if (e == NULL ||
+        e->_struct_size < offsetof(struct nbdx_filter_extension, read_iov)) {
+        debug("%s: ignoring an invalid nbdx filter extension", filename);
+        return;
+    }
+    memcpy(x, e, MIN(e->_struct_size, (uint64_t)sizeof *x));
+    if (!x->read_iov != !x->read_iov_end)
+        x->read_iov = NULL, x->read_iov_end = NULL;
+    if (!x->write_iov != !x->write_iov_end)
+        x->write_iov = NULL, x->write_iov_end = NULL;
+    debug("%s: nbdx filter extension version %d", filename, e->_version);
+}
+
 /* ---- extra contexts, for filters that manage the layer below ---- */
 
 NBDKIT_DLL_PUBLIC nbdkit_backend *
@@ -511,6 +702,8 @@ nbdkit_context_set_next(nbdkit_context *context, nbdkit_next *next)
     assert(c->magic == CONTEXT_MAGIC);
     old = c->c_next;
     c->c_next = (struct context *)next;
+    /* What the new layer below can do is asked again. */
+    __atomic_store_n(&c->zc, -1, __ATOMIC_RELEASE);
     return (nbdkit_next *)old;
 }
 
@@ -558,6 +751,13 @@ filter_set_ops(struct backend *b)
     b->zero = filter_zero;
     b->extents = filter_extents;
     b->cache = filter_cache;
+    b->zc = filter_zc;
+    b->read_iov = filter_read_iov;
+    b->read_iov_end = filter_read_iov_end;
+    b->read_fd = filter_read_fd;
+    b->write_iov = filter_write_iov;
+    b->write_iov_end = filter_write_iov_end;
+    b->write_pipe = filter_write_pipe;
 }
 
 static void
@@ -609,6 +809,7 @@ filter_load(struct backend *next, const char *filename, const char *name)
     backend_init(&bf->backend, next, next->i + 1, filename, dl, "filter");
     bf->backend.name = bf->filter.name;
     filter_set_ops(&bf->backend);
+    filter_load_extension(bf, dl, filename);
 
     threadlocal_set_name(bf->backend.name);
     debug_flags_apply(bf->backend.name, dl);

@@ -19,6 +19,7 @@
 #define NBDKIT_API_VERSION 2
 #include "nbdkit-filter.h"
 #include "nbdkit-plugin.h"
+#include "nbdx-extensions.h"
 
 #include "cleanup.h"
 #include "vector.h"
@@ -121,7 +122,15 @@ void sockets_bind(int_vector *fds);
 void sockets_accept_loop(const int_vector *fds);
 extern int ipv_family; /* AF_UNSPEC, AF_INET (-4) or AF_INET6 (-6) */
 
-/* ---- connection.c ---- */
+/* ---- connection.c, transport.c: one client ----
+ *
+ * Lock order, for the whole server: live_lock (connection.c) alone;
+ * then per connection request_lock, read_lock, workers' lock
+ * (connection.c), write_lock, status_lock; a plugin's or filter's own
+ * locks (such as the sparse array's rwlock) are taken inside any of
+ * them and never held across a call back into the server.  Locks are
+ * named after what they guard.
+ */
 enum conn_status {
     STATUS_DEAD,        /* hard disconnect: stop reading and writing */
     STATUS_CLIENT_DONE, /* client sent DISC: finish in-flight requests */
@@ -132,20 +141,23 @@ enum conn_status {
 /* Flags for conn->send. */
 #define SEND_MORE 1 /* more of the same reply follows: cork */
 
+struct transport; /* transport-impl.h: buffers and pipes */
+
 struct connection {
     uint64_t id; /* 1, 2, ... in order of accept, for log prefixes */
 
-    /* Lock order: request_lock, read_lock, write_lock, status_lock. */
     pthread_mutex_t request_lock; /* SERIALIZE_REQUESTS: one at a time */
     pthread_mutex_t read_lock;    /* guards the socket's read side */
     pthread_mutex_t write_lock;   /* guards the socket's write side: one
                                      reply (all its chunks) at a time */
-    pthread_mutex_t status_lock;  /* guards status */
+
+    /* ---- the transport (transport.c owns these) ---- */
+    struct transport *transport;
+    pthread_mutex_t status_lock; /* guards status */
     enum conn_status status;
     int status_pipe[2]; /* one eventfd in both slots (read end, write
                            end), written once when status leaves ACTIVE,
                            so nbdkit_nanosleep and blocked reads wake */
-
     int sockin, sockout; /* the same fd except in -s mode */
     bool sockout_is_socket; /* else a pipe: write(2), not send(2) */
     uint64_t deadline_ms;   /* CLOCK_MONOTONIC; reads fail with ETIMEDOUT
@@ -162,6 +174,14 @@ struct connection {
     void (*shut_writes)(struct connection *conn);
     void (*close)(struct connection *conn);
     void *crypto_session; /* owned by the TLS layer */
+
+    /* ---- the reader and workers (connection.c) ---- */
+    /* Moving average of the time to run and answer a request, in ns.
+     * Read and written by the reader and workers with relaxed atomics:
+     * only a heuristic.
+     */
+    uint64_t avg_ns;
+    uint64_t payload_bytes; /* READ and WRITE bytes so far; the reader's */
 
     /* Negotiated by the handshake; read-only during transmission.
      * STARTTLS resets every field of this group.
@@ -188,13 +208,6 @@ struct connection {
 void handle_single_connection(int sockin, int sockout);
 /* Wait until every connection thread has finished (after quit). */
 void connections_wait_all(void);
-/* Status changes; conn_set_status only ever lowers the status. */
-enum conn_status conn_get_status(struct connection *conn);
-void conn_set_status(struct connection *conn, enum conn_status status);
-/* Plain-socket implementations of conn->recv etc. */
-int conn_raw_recv(struct connection *conn, void *buf, size_t len);
-int conn_raw_send(struct connection *conn, const void *buf, size_t len,
-                  int flags);
 
 /* ---- locks.c: the thread model ---- */
 void lock_init_thread_model(void);
@@ -225,6 +238,9 @@ struct request {
     uint64_t offset;
     uint64_t count;    /* effect length (64 bits with extended headers) */
     void *buf;         /* owned: WRITE payload, or READ buffer */
+    void *staged;      /* WRITE payload received into memory the layers
+                          staged (backend_write_iov); committed when the
+                          request runs, aborted if it never does */
     uint32_t error;    /* NBD_E* preset by validation; 0 = run it */
     bool written;      /* WRITE done while its payload was received */
 };
@@ -309,7 +325,34 @@ struct backend {
                    uint32_t flags, struct nbdkit_extents *extents, int *err);
     int (*cache)(struct context *c, uint32_t count, uint64_t offset,
                  uint32_t flags, int *err);
+
+    /* Zero-copy calls (nbdx-extensions.h): zc says which ZC_* this
+     * layer can do, counting the layers below it; the others are called
+     * only for those.  Errors are errno values in *err.
+     */
+    int (*zc)(struct context *c);
+    int64_t (*read_iov)(struct context *c, uint32_t count, uint64_t offset,
+                        struct nbdx_iovec *iov, size_t max, size_t *n,
+                        void **cookie, int *err);
+    void (*read_iov_end)(struct context *c, void *cookie);
+    int (*read_fd)(struct context *c, uint32_t count, uint64_t offset,
+                   int *fd, uint64_t *fd_offset, int *err);
+    int (*write_iov)(struct context *c, uint32_t count, uint64_t offset,
+                     struct nbdx_wiovec *iov, size_t max, size_t *n,
+                     void **cookie, int *err);
+    int (*write_iov_end)(struct context *c, void *cookie, bool commit,
+                         int *err);
+    int (*write_pipe)(struct context *c, uint32_t count, uint64_t offset,
+                      int pipe, int *err);
 };
+
+/* What backend_zc answers: the zero-copy calls a context can take. */
+#define ZC_READ_IOV 1   /* read_iov, read_iov_end */
+#define ZC_READ_FD 2    /* read_fd */
+#define ZC_WRITE_IOV 4  /* write_iov, write_iov_end */
+#define ZC_WRITE_PIPE 8 /* write_pipe */
+#define ZC_SPLICE_OK 16 /* read_iov's pieces may be vmspliced (see
+                           NBDX_EXT_SPLICE_OK) */
 
 struct context {
     /* First member: filters see a context as nbdkit_next. */
@@ -325,6 +368,7 @@ struct context {
     int64_t exportsize;
     int can_write, can_flush, is_rotational, can_trim, can_zero;
     int can_fast_zero, can_fua, can_multi_conn, can_extents, can_cache;
+    int zc; /* ZC_* bits */
     uint32_t minimum, preferred, maximum; /* valid if block_size_known */
     bool block_size_known;
 };
@@ -387,6 +431,24 @@ int backend_extents(struct context *c, uint32_t count, uint64_t offset,
                     uint32_t flags, struct nbdkit_extents *extents, int *err);
 int backend_cache(struct context *c, uint32_t count, uint64_t offset,
                   uint32_t flags, int *err);
+/* The zero-copy calls, checked like the others.  backend_write_iov
+ * stages a WRITE's whole payload; backend_write_iov_end then commits
+ * (the export changes) or aborts it (it does not), exactly once.
+ */
+int backend_zc(struct context *c);
+int64_t backend_read_iov(struct context *c, uint32_t count, uint64_t offset,
+                         struct nbdx_iovec *iov, size_t max, size_t *n,
+                         void **cookie, int *err);
+void backend_read_iov_end(struct context *c, void *cookie);
+int backend_read_fd(struct context *c, uint32_t count, uint64_t offset,
+                    int *fd, uint64_t *fd_offset, int *err);
+int backend_write_iov(struct context *c, uint32_t count, uint64_t offset,
+                      struct nbdx_wiovec *iov, size_t max, size_t *n,
+                      void **cookie, int *err);
+int backend_write_iov_end(struct context *c, void *cookie, bool commit,
+                          int *err);
+int backend_write_pipe(struct context *c, uint32_t count, uint64_t offset,
+                       int pipe, int *err);
 
 /* ---- public.c, extents.c, exports.c: the exported nbdkit_* API ---- */
 void interns_free(struct interns *interns); /* NULL ok */

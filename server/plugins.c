@@ -16,18 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastpath.h"
+#include "transport.h"
 #include "internal.h"
 #include "minmax.h"
 
 struct backend_plugin {
     struct backend backend;      /* first: a backend_plugin is a backend */
     struct nbdkit_plugin plugin; /* zero-filled past the plugin's size */
-    /* nbdx_extension_init's answer, zero-filled past its size; valid if
-     * has_extension.  Read-only after load.
+    /* nbdx_extension_init's answer, zero-filled past its size (all zero
+     * if the plugin has none).  Read-only after load.
      */
     struct nbdx_extension extension;
-    bool has_extension;
 };
 
 static struct nbdkit_plugin *
@@ -503,13 +502,96 @@ plugin_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
     return CALL_DATA(c->b, err, p->_pread_v1(c->handle, buf, count, offset));
 }
 
-const struct nbdx_extension *
-plugin_extension(struct backend *b)
-{
-    struct backend_plugin *bp = (struct backend_plugin *)b;
+/* ---- zero-copy calls, through the nbdx extension ---- */
 
-    assert(b->i == 0);
-    return bp->has_extension ? &bp->extension : NULL;
+static const struct nbdx_extension *
+plugin_ext(struct backend *b)
+{
+    return &((struct backend_plugin *)b)->extension;
+}
+
+/* Extension callbacks say why with errno (or nbdkit_set_error). */
+#define CALL_EXT(err, type, call)                                              \
+    ({                                                                         \
+        type r_;                                                               \
+        threadlocal_set_error(0);                                              \
+        errno = 0;                                                             \
+        r_ = (call);                                                           \
+        if (r_ == -1)                                                          \
+            *(err) = threadlocal_get_error() ? threadlocal_get_error()         \
+                     : errno                 ? errno                           \
+                                             : EIO;                                            \
+        r_;                                                                    \
+    })
+
+/* Zero-copy writes are made by the thread that reads requests, while
+ * others run: only under the parallel model.
+ */
+static int
+plugin_zc(struct context *c)
+{
+    const struct nbdx_extension *e = plugin_ext(c->b);
+    bool parallel = thread_model >= NBDKIT_THREAD_MODEL_PARALLEL;
+    int zc = 0;
+
+    if (e->pread_iov && e->release_iov)
+        zc |= ZC_READ_IOV;
+    if (e->pread_fd)
+        zc |= ZC_READ_FD;
+    if (parallel && e->write_begin && e->write_commit && e->write_abort)
+        zc |= ZC_WRITE_IOV;
+    if (parallel && e->pwrite_fd)
+        zc |= ZC_WRITE_PIPE;
+    if (e->flags & NBDX_EXT_SPLICE_OK)
+        zc |= ZC_SPLICE_OK;
+    return zc;
+}
+
+static int64_t
+plugin_read_iov(struct context *c, uint32_t count, uint64_t offset,
+                struct nbdx_iovec *iov, size_t max, size_t *n, void **cookie,
+                int *err)
+{
+    return CALL_EXT(err, int64_t,
+                    plugin_ext(c->b)->pread_iov(c->handle, count, offset, 0,
+                                                iov, max, n, cookie));
+}
+
+static void
+plugin_read_iov_end(struct context *c, void *cookie)
+{
+    plugin_ext(c->b)->release_iov(c->handle, cookie);
+}
+
+static int
+plugin_read_fd(struct context *c, uint32_t count, uint64_t offset, int *fd,
+               uint64_t *fd_offset, int *err)
+{
+    return CALL_EXT(
+        err, int,
+        plugin_ext(c->b)->pread_fd(c->handle, count, offset, 0, fd, fd_offset));
+}
+
+static int
+plugin_write_iov(struct context *c, uint32_t count, uint64_t offset,
+                 struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie,
+                 int *err)
+{
+    return CALL_EXT(err, int,
+                    plugin_ext(c->b)->write_begin(c->handle, count, offset, 0,
+                                                  iov, max, n, cookie));
+}
+
+static int
+plugin_write_iov_end(struct context *c, void *cookie, bool commit, int *err)
+{
+    const struct nbdx_extension *e = plugin_ext(c->b);
+
+    if (!commit) {
+        e->write_abort(c->handle, cookie);
+        return 0;
+    }
+    return CALL_EXT(err, int, e->write_commit(c->handle, cookie, 0));
 }
 
 /* The optional nbdx_extension_init export, copied by the same
@@ -535,9 +617,9 @@ plugin_load_extension(struct backend_plugin *bp, void *dl, const char *filename)
     /* Both halves of the pair, or neither. */
     if (!bp->extension.pread_iov != !bp->extension.release_iov)
         bp->extension.pread_iov = NULL, bp->extension.release_iov = NULL;
-    if (!bp->extension.pwrite_iov != !bp->extension.pwrite_end)
-        bp->extension.pwrite_iov = NULL, bp->extension.pwrite_end = NULL;
-    bp->has_extension = true;
+    if (!bp->extension.write_begin || !bp->extension.write_commit ||
+        !bp->extension.write_abort)
+        bp->extension.write_begin = NULL;
     debug("%s: nbdx extension version %d", filename, ext->_version);
 }
 
@@ -560,6 +642,43 @@ plugin_pwrite(struct context *c, const void *buf, uint32_t count,
     if (r == -1)
         return -1;
     return plugin_emulate_fua(c, flags, err);
+}
+
+/* The plugin names the file and where; the server splices the payload
+ * there from the pipe.  A plugin that declines this one (ENOTSUP, as
+ * file does with cache=none) gets the payload through its pwrite.
+ */
+static int
+plugin_write_pipe(struct context *c, uint32_t count, uint64_t offset, int pipe,
+                  int *err)
+{
+    uint64_t fd_offset;
+    void *buf;
+    int fd, r;
+
+    if (CALL_EXT(err, int,
+                 plugin_ext(c->b)->pwrite_fd(c->handle, count, offset, 0, &fd,
+                                             &fd_offset)) == 0) {
+        if (transport_pipe_to_file(pipe, fd, fd_offset, count) == 0)
+            return 0;
+        *err = errno;
+        nbdkit_error("pwrite: %m");
+        return -1;
+    }
+    if (*err != ENOTSUP && *err != EOPNOTSUPP)
+        return -1;
+    buf = malloc(count);
+    if (buf == NULL) {
+        *err = errno;
+        return -1;
+    }
+    r = transport_pipe_read(pipe, buf, count);
+    if (r == -1)
+        *err = errno;
+    else
+        r = plugin_pwrite(c, buf, count, offset, 0, err);
+    free(buf);
+    return r;
 }
 
 static int
@@ -771,6 +890,13 @@ plugin_set_ops(struct backend *b)
     b->zero = plugin_zero;
     b->extents = plugin_extents;
     b->cache = plugin_cache;
+    b->zc = plugin_zc;
+    b->read_iov = plugin_read_iov;
+    b->read_iov_end = plugin_read_iov_end;
+    b->read_fd = plugin_read_fd;
+    b->write_iov = plugin_write_iov;
+    b->write_iov_end = plugin_write_iov_end;
+    b->write_pipe = plugin_write_pipe;
 }
 
 struct backend *

@@ -1,32 +1,32 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* protocol.c: the transmission phase.
+/* protocol.c: the transmission phase, requests in.
  *
  * protocol_recv_request reads and validates one request (the reader loop
  * holds conn->read_lock); protocol_handle_request runs it against the
- * backend and sends the whole reply under conn->write_lock.  Every
- * client-supplied length is checked here, before it reaches the backend
- * (which asserts) or an allocation.
+ * layer stack and has protocol-reply.c send the whole reply under
+ * conn->write_lock.  Every client-supplied length is checked here,
+ * before it reaches the backend (which asserts) or an allocation.  Bytes
+ * come and go through transport.h only.
  *
- * base:allocation has context id NBDX_CONTEXT_BASE_ALLOCATION; it is the
- * only meta context, so conn->meta_context_base_allocation is the whole
- * selection.
+ * A WRITE's payload is always whole before the export changes: it is
+ * received into a buffer, into memory a layer staged for it
+ * (backend_write_iov, committed when the request runs), or into a pipe
+ * that a layer empties (backend_write_pipe).  A client that dies
+ * mid-payload leaves the export as it was.
  */
 
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
-#include "fastpath.h"
 #include "internal.h"
 #include "minmax.h"
 #include "nbd-protocol.h"
+#include "protocol-impl.h"
+#include "transport.h"
 
 /* Payloads of rejected requests are read and discarded up to this size;
  * above it the client is attacking us and we disconnect.
@@ -37,45 +37,17 @@
  */
 #define MAX_SPLIT (1U << 30)
 /* READs at least this large are checked for holes, which are sent as
- * OFFSET_HOLE chunks; holes smaller than MIN_HOLE are read as data.
+ * OFFSET_HOLE chunks.
  */
 #define MIN_SPARSE_READ (64 * 1024)
-#define MIN_HOLE 4096
 /* At most this many extents in one BLOCK_STATUS chunk. */
 #define MAX_EXTENTS (1024 * 1024)
-/* Zero-copy READs (plugin extension, raw sockets only): pieces asked of
- * the plugin per call, iovecs and chunk headers per system call, and how
- * long the plugin's memory may stay locked waiting for a slow client
- * before the rest of the reply is copied out instead.
+/* Most pieces a layer may stage a WRITE in. */
+#define WRITE_PIECES 256
+/* WRITEs at least this large are received into a pipe for a layer that
+ * takes them from there (a file: splice).
  */
-#define ZC_PIECES 64
-#define ZC_IOV 128
-#define ZC_HDRS (ZC_PIECES + 2)
-#define ZC_LOCK_MS 10
-/* Zero-copy WRITEs: how long the client may take to send a payload that
- * goes straight into plugin memory before the rest goes through a buffer
- * (the plugin keeps that memory pinned meanwhile).
- */
-#define ZC_WRITE_MS 200
-/* WRITEs at least this large are spliced into the plugin's file
- * (pwrite_fd).
- */
-#define MIN_SPLICE_WRITE (64 * 1024)
-/* Zeroes sent as data come from a read-only anonymous mapping of this
- * size: all of it is the kernel's shared zero page, so it costs no RAM.
- */
-#define ZEROES_SIZE (1024 * 1024)
-/* READs at least this large are spliced from the plugin's pages
- * (NBDX_EXT_SPLICE_OK).
- */
-#define MIN_SPLICE_READ (64 * 1024)
-/* Pieces asked of the plugin per call when splicing: each may take a
- * pipe slot for a partial page and one for its chunk header, and they
- * must all fit in the pipe (1 MiB, 256 slots, for most processes).
- */
-#define SPLICE_PIECES 32
-/* READs at least this large go through the plugin's pread_fd. */
-#define MIN_SENDFILE_READ (64 * 1024)
+#define MIN_PIPE_WRITE (64 * 1024)
 
 /* ---- Receiving and validating ---- */
 
@@ -92,7 +64,7 @@ request_drain(struct connection *conn, uint64_t len)
     }
     while (len > 0) {
         n = MIN(len, sizeof buf);
-        if (conn_recv_buffered(conn, buf, n) == -1)
+        if (transport_recv(conn, buf, n) == -1)
             return -1;
         len -= n;
     }
@@ -141,7 +113,7 @@ request_validate(struct connection *conn, const struct request *req)
     uint16_t e = conn->eflags;
     bool ro = e & NBD_FLAG_READ_ONLY;
 
-    if (quit || conn_get_status(conn) == STATUS_SHUTDOWN)
+    if (quit || transport_get_status(conn) == STATUS_SHUTDOWN)
         return NBD_ESHUTDOWN;
     if (request_bad_flags(conn, req))
         return NBD_EINVAL;
@@ -194,13 +166,13 @@ request_recv_header(struct connection *conn, struct request *req,
     } h;
 
     if (conn->extended_headers) {
-        if (conn_recv_buffered(conn, &h.x, sizeof h.x) == -1)
+        if (transport_recv(conn, &h.x, sizeof h.x) == -1)
             return -1;
         if (be32toh(h.x.magic) != NBD_EXTENDED_REQUEST_MAGIC)
             goto bad_magic;
         req->count = be64toh(h.x.count);
     } else {
-        if (conn_recv_buffered(conn, &h.c, sizeof h.c) == -1)
+        if (transport_recv(conn, &h.c, sizeof h.c) == -1)
             return -1;
         if (be32toh(h.c.magic) != NBD_REQUEST_MAGIC)
             goto bad_magic;
@@ -222,117 +194,94 @@ bad_magic:
     return -1;
 }
 
-static uint32_t request_nbd_error(int err, uint16_t flags);
-
-/* May the payload of this valid WRITE go straight into plugin memory
- * (pwrite_iov) or the plugin's file (pwrite_fd, large WRITEs)?  Only for
- * a parallel plugin with nothing stacked on it, from a plain socket, and
- * without FUA (the plugin's pwrite decides what FUA costs).
- */
-static bool
-write_zero_copy_ok(struct connection *conn, const struct request *req)
-{
-    const struct nbdx_extension *ext;
-
-    if (req->type != NBD_CMD_WRITE || req->error ||
-        (req->flags & NBD_CMD_FLAG_FUA) || !conn_is_raw_socket(conn) ||
-        thread_model < NBDKIT_THREAD_MODEL_PARALLEL)
-        return false;
-    ext = backend_extension(conn->top_context);
-    return ext && (ext->pwrite_iov ||
-                   (ext->pwrite_fd && req->count >= MIN_SPLICE_WRITE));
-}
-
-/* The payload spliced into the plugin's file (pwrite_fd); as for
- * write_zero_copy.
+/* Which zero-copy way a valid WRITE's payload can take: ZC_WRITE_IOV,
+ * ZC_WRITE_PIPE or 0.  Not with FUA: the ordinary path lets each layer
+ * decide what FUA costs.
  */
 static int
-write_fd(struct connection *conn, struct request *req)
+write_zero_copy_kind(struct connection *conn, const struct request *req)
 {
-    int fd, err, r;
-    uint64_t fd_offset;
+    int zc;
 
-    if (backend_pwrite_fd(conn->top_context, req->count, req->offset, &fd,
-                          &fd_offset, &err) == -1)
-        return 1;
-    r = conn_recv_to_fd(conn, fd, fd_offset, req->count, &err);
-    if (r == 2)
-        return 1;
-    if (r == 1)
-        req->error = request_nbd_error(err, req->flags);
-    else if (r == 0)
-        req->written = true;
-    return r == -1 ? -1 : 0;
+    if (req->flags & NBD_CMD_FLAG_FUA)
+        return 0;
+    zc = backend_zc(conn->top_context);
+    if (zc & ZC_WRITE_IOV)
+        return ZC_WRITE_IOV;
+    if ((zc & ZC_WRITE_PIPE) && req->count >= MIN_PIPE_WRITE &&
+        transport_is_raw_socket(conn))
+        return ZC_WRITE_PIPE;
+    return 0;
 }
 
-/* Receive one stretch of the payload into plugin memory: the bytes
- * received (the whole stretch unless time ran out), or -1 if the
- * connection must close.  A plugin error sets req->error.
+/* Receive the payload into memory the layers staged for it; the request
+ * commits it when it runs.  1 if the layers declined (nothing was read),
+ * 0 when received, -1 if the connection failed (the staging is undone,
+ * so nothing of the partial payload reaches the export).
  */
-static int64_t
-write_zc_stretch(struct connection *conn, struct request *req, uint64_t done,
-                 uint64_t deadline)
+static int
+write_stage(struct connection *conn, struct request *req)
 {
     struct context *c = conn->top_context;
-    struct nbdx_wiovec wv[ZC_PIECES];
-    struct iovec v[ZC_PIECES];
-    uint64_t offset = req->offset + done;
-    int64_t covered;
-    ssize_t got;
+    struct nbdx_wiovec wv[WRITE_PIECES];
+    struct iovec v[WRITE_PIECES];
     size_t n, i;
-    void *cookie;
     int err;
 
-    covered = backend_pwrite_iov(c, (uint32_t)(req->count - done), offset, wv,
-                                 ZC_PIECES, &n, &cookie, &err);
-    if (covered == -1) {
-        req->error = request_nbd_error(err, req->flags);
-        return 0;
+    if (backend_write_iov(c, (uint32_t)req->count, req->offset, wv,
+                          WRITE_PIECES, &n, &req->staged, &err) == -1) {
+        threadlocal_clear_last_error();
+        req->staged = NULL;
+        return 1;
     }
     for (i = 0; i < n; i++)
         v[i] = (struct iovec){wv[i].base, wv[i].len};
-    got = conn_recv_iov_until(conn, v, (int)n, deadline);
-    if (backend_pwrite_end(c, got > 0 ? (uint32_t)got : 0, offset, cookie,
-                           &err) == -1 &&
-        got == covered)
-        req->error = request_nbd_error(err, req->flags);
-    return got;
+    if (transport_recv_iov(conn, v, (int)n) == 0)
+        return 0;
+    backend_write_iov_end(c, req->staged, false, &err);
+    req->staged = NULL;
+    return -1;
 }
 
-/* Receive a valid WRITE's payload straight into plugin memory or its
- * file, which also performs the write (req->written).  0 when the request is
- * settled (it may carry an error, its payload drained), 1 when the caller must
- * receive the payload (what is left of it: offset and count are moved
- * past the bytes already written) into a buffer, -1 when the connection
- * must close.
+/* Receive the whole payload into the transport's pipe, then have the
+ * layers take it from there; that performs the write (req->written, or
+ * req->error).  1 if there is no pipe for it (nothing was read), 0 when
+ * done, -1 if the connection failed (the pipe is never emptied into the
+ * export before the whole payload is in it).
+ */
+static int
+write_pipe(struct connection *conn, struct request *req)
+{
+    int pipe, err;
+
+    pipe = transport_recv_to_pipe(conn, req->count);
+    if (pipe == -2)
+        return 1;
+    if (pipe == -1)
+        return -1;
+    if (backend_write_pipe(conn->top_context, (uint32_t)req->count, req->offset,
+                           pipe, &err) == -1)
+        req->error = request_nbd_error(err, req->flags);
+    else
+        req->written = true;
+    return transport_recv_pipe_done(conn);
+}
+
+/* Receive a valid WRITE's payload the zero-copy way if the stack can:
+ * 1 when the caller must receive it into a buffer, 0 when received, -1
+ * when the connection must close.
  */
 static int
 write_zero_copy(struct connection *conn, struct request *req)
 {
-    uint64_t done = 0, deadline = conn_now_ms() + ZC_WRITE_MS;
-    int64_t got;
-
-    if (!write_zero_copy_ok(conn, req))
+    switch (write_zero_copy_kind(conn, req)) {
+    case ZC_WRITE_IOV:
+        return write_stage(conn, req);
+    case ZC_WRITE_PIPE:
+        return write_pipe(conn, req);
+    default:
         return 1;
-    if (!backend_extension(conn->top_context)->pwrite_iov)
-        return write_fd(conn, req);
-    while (done < req->count) {
-        got = write_zc_stretch(conn, req, done, deadline);
-        if (got == -1)
-            return -1;
-        done += got;
-        if (req->error)
-            return request_drain(conn, req->count - done);
-        if (conn_now_ms() >= deadline || quit)
-            break;
     }
-    if (done == req->count) {
-        req->written = true;
-        return 0;
-    }
-    req->offset += done;
-    req->count -= done;
-    return 1;
 }
 
 int
@@ -342,6 +291,7 @@ protocol_recv_request(struct connection *conn, struct request *req)
     int r;
 
     req->buf = NULL;
+    req->staged = NULL;
     req->error = 0;
     req->written = false;
     if (request_recv_header(conn, req, &payload) == -1)
@@ -367,7 +317,7 @@ protocol_recv_request(struct connection *conn, struct request *req)
         req->error = NBD_ENOMEM;
         return request_drain(conn, payload);
     }
-    if (conn_recv_buffered(conn, req->buf, payload) == -1) {
+    if (transport_recv(conn, req->buf, payload) == -1) {
         free(req->buf);
         req->buf = NULL;
         return -1;
@@ -377,23 +327,8 @@ protocol_recv_request(struct connection *conn, struct request *req)
 
 /* ---- Running requests ---- */
 
-/* What a request produced, for the reply. */
-struct segment {
-    uint64_t offset; /* absolute */
-    uint32_t len;
-    bool hole;
-};
-DEFINE_VECTOR_TYPE(segment_vector, struct segment);
-
-struct result {
-    uint32_t error;      /* NBD_E*, 0 on success */
-    segment_vector segs; /* sparse READ: the chunks, else empty */
-    void *status;        /* owned: BLOCK_STATUS chunk payload */
-    size_t status_len;
-};
-
 /* Map an errno from the backend to the protocol's error values. */
-static uint32_t
+uint32_t
 request_nbd_error(int err, uint16_t flags)
 {
     switch (err) {
@@ -438,7 +373,7 @@ request_split(struct context *c, range_fn fn, const struct request *req,
         /* A 64-bit effect length may mean billions of calls: stop when
          * the server quits or the client is gone.
          */
-        if (quit || conn_get_status(c->conn) == STATUS_DEAD) {
+        if (quit || transport_get_status(c->conn) == STATUS_DEAD) {
             *err = ESHUTDOWN;
             return -1;
         }
@@ -614,6 +549,16 @@ out:
     return ret;
 }
 
+/* Put a staged WRITE into the export. */
+static int
+request_commit(struct context *c, struct request *req, int *err)
+{
+    void *staged = req->staged;
+
+    req->staged = NULL;
+    return backend_write_iov_end(c, staged, true, err);
+}
+
 static uint32_t
 request_fua(const struct request *req)
 {
@@ -634,6 +579,8 @@ request_run(struct connection *conn, struct request *req, struct result *r,
     case NBD_CMD_WRITE:
         if (req->written)
             return 0;
+        if (req->staged)
+            return request_commit(c, req, err);
         return backend_pwrite(c, req->buf, req->count, req->offset, f, err);
     case NBD_CMD_FLUSH:
         return backend_flush(c, 0, err);
@@ -655,579 +602,6 @@ request_run(struct connection *conn, struct request *req, struct result *r,
     }
 }
 
-/* ---- Sending replies (conn->write_lock held) ---- */
-
-/* Build a chunk header in buf (32 bytes or more); returns its size. */
-static size_t
-reply_chunk_header(struct connection *conn, const struct request *req,
-                   uint16_t flags, uint16_t type, uint64_t len, char *buf)
-{
-    if (conn->extended_headers) {
-        struct nbd_extended_reply h = {htobe32(NBD_EXTENDED_REPLY_MAGIC),
-                                       htobe16(flags),
-                                       htobe16(type),
-                                       htobe64(req->cookie),
-                                       htobe64(req->offset),
-                                       htobe64(len)};
-        memcpy(buf, &h, sizeof h);
-        return sizeof h;
-    } else {
-        struct nbd_structured_reply h = {htobe32(NBD_STRUCTURED_REPLY_MAGIC),
-                                         htobe16(flags), htobe16(type),
-                                         htobe64(req->cookie), htobe32(len)};
-        memcpy(buf, &h, sizeof h);
-        return sizeof h;
-    }
-}
-
-static int
-reply_simple(struct connection *conn, const struct request *req, uint32_t error,
-             const void *data, size_t len)
-{
-    struct nbd_simple_reply h = {htobe32(NBD_SIMPLE_REPLY_MAGIC),
-                                 htobe32(error), htobe64(req->cookie)};
-    struct iovec iov[2] = {{&h, sizeof h}, {(void *)data, len}};
-
-    return conn_sendv(conn, iov, len ? 2 : 1);
-}
-
-static int
-reply_error_chunk(struct connection *conn, const struct request *req,
-                  uint32_t error)
-{
-    const char *msg = threadlocal_get_last_error();
-    size_t len = msg ? strnlen(msg, NBD_MAX_STRING) : 0;
-    char buf[64];
-    size_t n;
-    struct nbd_chunk_error e = {htobe32(error), htobe16(len)};
-
-    struct iovec iov[2];
-
-    n = reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_ERROR,
-                           sizeof e + len, buf);
-    memcpy(buf + n, &e, sizeof e);
-    n += sizeof e;
-    iov[0] = (struct iovec){buf, n};
-    iov[1] = (struct iovec){(void *)msg, len};
-    return conn_sendv(conn, iov, len ? 2 : 1);
-}
-
-/* One OFFSET_DATA chunk: header, offset and data. */
-static int
-reply_data_chunk(struct connection *conn, const struct request *req,
-                 uint16_t flags, uint64_t offset, const void *data,
-                 uint32_t len)
-{
-    char buf[64];
-    size_t n;
-    uint64_t off = htobe64(offset);
-
-    struct iovec iov[2];
-
-    n = reply_chunk_header(conn, req, flags, NBD_REPLY_TYPE_OFFSET_DATA,
-                           8 + (uint64_t)len, buf);
-    memcpy(buf + n, &off, 8);
-    iov[0] = (struct iovec){buf, n + 8};
-    iov[1] = (struct iovec){(void *)data, len};
-    return conn_sendv(conn, iov, 2);
-}
-
-static int
-reply_hole_chunk(struct connection *conn, const struct request *req,
-                 uint16_t flags, uint64_t offset, uint32_t len)
-{
-    char buf[64];
-    size_t n;
-    struct nbd_chunk_offset_hole h = {htobe64(offset), htobe32(len)};
-
-    n = reply_chunk_header(conn, req, flags, NBD_REPLY_TYPE_OFFSET_HOLE,
-                           sizeof h, buf);
-    memcpy(buf + n, &h, sizeof h);
-    return conn->send(conn, buf, n + sizeof h, flags ? 0 : SEND_MORE);
-}
-
-static int
-reply_read(struct connection *conn, const struct request *req,
-           const struct result *r)
-{
-    size_t i;
-
-    if (!conn->structured_replies)
-        return reply_simple(conn, req, 0, req->buf, req->count);
-    if (r->segs.len == 0)
-        return reply_data_chunk(conn, req, NBD_REPLY_FLAG_DONE, req->offset,
-                                req->buf, req->count);
-    for (i = 0; i < r->segs.len; i++) {
-        const struct segment *s = &r->segs.ptr[i];
-        uint16_t done = i == r->segs.len - 1 ? NBD_REPLY_FLAG_DONE : 0;
-        const char *p = (const char *)req->buf + (s->offset - req->offset);
-        int ret = s->hole
-                      ? reply_hole_chunk(conn, req, done, s->offset, s->len)
-                      : reply_data_chunk(conn, req, done, s->offset, p, s->len);
-
-        if (ret == -1)
-            return -1;
-    }
-    return 0;
-}
-
-static int
-reply_block_status(struct connection *conn, const struct request *req,
-                   const struct result *r)
-{
-    char buf[64];
-    size_t n;
-    uint16_t type = conn->extended_headers ? NBD_REPLY_TYPE_BLOCK_STATUS_EXT
-                                           : NBD_REPLY_TYPE_BLOCK_STATUS;
-
-    struct iovec iov[2];
-
-    n = reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE, type, r->status_len,
-                           buf);
-    iov[0] = (struct iovec){buf, n};
-    iov[1] = (struct iovec){r->status, r->status_len};
-    return conn_sendv(conn, iov, 2);
-}
-
-/* ---- Zero-copy READ replies ---- */
-
-static const char *zeroes;
-static pthread_once_t zeroes_once = PTHREAD_ONCE_INIT;
-
-static void
-zeroes_map(void)
-{
-    void *p =
-        mmap(NULL, ZEROES_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-    zeroes = p == MAP_FAILED ? NULL : p;
-}
-
-/* A reply being assembled from plugin memory, sent ZC_IOV pieces at a
- * time.  If the client stops reading, the rest is copied to bounce and
- * sent after the plugin's memory is released.
- */
-struct zc_out {
-    struct connection *conn;
-    uint64_t deadline_ms;
-    struct iovec iov[ZC_IOV];
-    bool copy[ZC_IOV]; /* iov[i] is a header: its buffer is reused */
-    int n;
-    char hdr[ZC_HDRS][48]; /* chunk headers the iovecs point to */
-    int nhdr;
-    char *bounce; /* owned; malloc'd once stalled */
-    size_t bounce_len, bounce_cap;
-    bool stalled;
-    /* Splice mode (pipe >= 0): pieces go into the connection's splice
-     * pipe, pending bytes of it not yet moved to the socket.
-     */
-    int pipe;
-    size_t pending;
-};
-
-static int
-zc_bounce(struct zc_out *o, const void *base, size_t len)
-{
-    if (o->bounce_len + len > o->bounce_cap) {
-        size_t cap = MAX(o->bounce_cap * 2, o->bounce_len + len);
-        char *p = realloc(o->bounce, cap);
-        if (p == NULL)
-            return -1;
-        o->bounce = p;
-        o->bounce_cap = cap;
-    }
-    memcpy(o->bounce + o->bounce_len, base, len);
-    o->bounce_len += len;
-    return 0;
-}
-
-/* Move what the splice pipe holds to the socket. */
-static int
-zc_drain(struct zc_out *o)
-{
-    if (o->pending > 0 && conn_splice_out(o->conn, o->pending) == -1)
-        return -1;
-    o->pending = 0;
-    return 0;
-}
-
-/* Put v[0..n) in the splice pipe: copied (write) for headers, by
- * reference (vmsplice) for plugin memory and the zero mapping.  A full
- * pipe is drained to the socket first.
- */
-static int
-zc_pipe_put(struct zc_out *o, struct iovec *v, int n, bool copy)
-{
-    ssize_t r;
-
-    v = iov_advance(v, &n, 0);
-    while (n > 0) {
-        if (copy)
-            r = write(o->pipe, v->iov_base, v->iov_len);
-        else
-            r = vmsplice(o->pipe, v, n, SPLICE_F_NONBLOCK);
-        if (r > 0) {
-            o->pending += r;
-            v = iov_advance(v, &n, r);
-        } else if (r == -1 && errno == EAGAIN) {
-            if (zc_drain(o) == -1)
-                return -1;
-        } else if (r == -1 && errno != EINTR)
-            return -1;
-    }
-    return 0;
-}
-
-/* Splice mode's push: runs of headers and of pages, in order. */
-static int
-zc_push_pipe(struct zc_out *o)
-{
-    int i = 0, j;
-
-    while (i < o->n) {
-        for (j = i; j < o->n && o->copy[j] == o->copy[i]; j++)
-            ;
-        if (zc_pipe_put(o, &o->iov[i], j - i, o->copy[i]) == -1)
-            return -1;
-        i = j;
-    }
-    o->n = o->nhdr = 0;
-    return 0;
-}
-
-/* Send the gathered iovecs; on a stall copy what is left to bounce. */
-static int
-zc_push(struct zc_out *o)
-{
-    ssize_t sent = 0;
-    int i;
-
-    if (o->pipe >= 0)
-        return zc_push_pipe(o);
-    if (!o->stalled)
-        sent = conn_sendv_until(o->conn, o->iov, o->n, o->deadline_ms);
-    if (sent == -1)
-        return -1;
-    for (i = 0; i < o->n; i++) {
-        size_t len = o->iov[i].iov_len, skip = MIN((size_t)sent, len);
-
-        sent -= skip;
-        if (skip < len) {
-            o->stalled = true;
-            if (zc_bounce(o, (char *)o->iov[i].iov_base + skip, len - skip))
-                return -1;
-        }
-    }
-    o->n = o->nhdr = 0;
-    return 0;
-}
-
-static int
-zc_add_kind(struct zc_out *o, const void *base, size_t len, bool copy)
-{
-    if (o->n == ZC_IOV && zc_push(o) == -1)
-        return -1;
-    o->copy[o->n] = copy;
-    o->iov[o->n++] = (struct iovec){(void *)base, len};
-    return 0;
-}
-
-static int
-zc_add(struct zc_out *o, const void *base, size_t len)
-{
-    return zc_add_kind(o, base, len, false);
-}
-
-static int
-zc_add_hdr(struct zc_out *o, const void *base, size_t len)
-{
-    return zc_add_kind(o, base, len, true);
-}
-
-/* A fresh header slot, pushing first if they are all in use. */
-static char *
-zc_hdr(struct zc_out *o)
-{
-    if ((o->nhdr == ZC_HDRS || o->n >= ZC_IOV - 1) && zc_push(o) == -1)
-        return NULL;
-    return o->hdr[o->nhdr++];
-}
-
-static int
-zc_add_zeroes(struct zc_out *o, uint64_t len)
-{
-    while (len > 0) {
-        size_t n = MIN(len, (uint64_t)ZEROES_SIZE);
-        if (zc_add(o, zeroes, n) == -1)
-            return -1;
-        len -= n;
-    }
-    return 0;
-}
-
-static int
-zc_add_piece(struct zc_out *o, const struct nbdx_iovec *p)
-{
-    return p->base ? zc_add(o, p->base, p->len) : zc_add_zeroes(o, p->len);
-}
-
-/* Length of the run of pieces from i that goes in one data chunk: up to
- * the next zero piece big enough to be a hole.
- */
-static size_t
-zc_data_run(const struct nbdx_iovec *p, size_t n, size_t i, uint64_t *len)
-{
-    size_t j;
-
-    *len = 0;
-    for (j = i; j < n && (p[j].base || p[j].len < MIN_HOLE); j++)
-        *len += p[j].len;
-    return j - i;
-}
-
-/* Structured chunks for the pieces, which start at offset; the last one
- * carries DONE if last.
- */
-static int
-zc_chunks(struct zc_out *o, const struct request *req, uint64_t offset,
-          const struct nbdx_iovec *p, size_t n, bool last)
-{
-    struct connection *conn = o->conn;
-    size_t i = 0, k, nrun;
-    uint64_t len;
-    char *h;
-
-    while (i < n) {
-        nrun = zc_data_run(p, n, i, &len);
-        k = nrun ? i + nrun : i + 1;
-        uint16_t done = last && k == n ? NBD_REPLY_FLAG_DONE : 0;
-        if ((h = zc_hdr(o)) == NULL)
-            return -1;
-        if (nrun == 0) {
-            struct nbd_chunk_offset_hole hole = {htobe64(offset),
-                                                 htobe32(p[i].len)};
-            size_t hl = reply_chunk_header(
-                conn, req, done, NBD_REPLY_TYPE_OFFSET_HOLE, sizeof hole, h);
-            memcpy(h + hl, &hole, sizeof hole);
-            len = p[i].len;
-            if (zc_add_hdr(o, h, hl + sizeof hole) == -1)
-                return -1;
-        } else {
-            uint64_t off = htobe64(offset);
-            size_t hl = reply_chunk_header(
-                conn, req, done, NBD_REPLY_TYPE_OFFSET_DATA, 8 + len, h);
-            memcpy(h + hl, &off, 8);
-            if (zc_add_hdr(o, h, hl + 8) == -1)
-                return -1;
-            for (; i < k; i++)
-                if (zc_add_piece(o, &p[i]) == -1)
-                    return -1;
-        }
-        offset += len;
-        i = k;
-    }
-    return 0;
-}
-
-/* Send one plugin call's pieces, release them, then send what a stall
- * left in bounce.
- */
-static int
-zc_send_call(struct zc_out *o, const struct request *req, uint64_t offset,
-             const struct nbdx_iovec *p, size_t n, bool last, void *cookie)
-{
-    struct context *c = o->conn->top_context;
-    size_t i;
-    int r = 0;
-
-    if (o->conn->structured_replies)
-        r = zc_chunks(o, req, offset, p, n, last);
-    else
-        for (i = 0; i < n && r == 0; i++)
-            r = zc_add_piece(o, &p[i]);
-    if (r == 0)
-        r = zc_push(o);
-    backend_release_iov(c, cookie);
-    /* Spliced pages stay referenced by the kernel, not locked. */
-    if (r == 0 && o->pipe >= 0)
-        r = zc_drain(o);
-    if (r == 0 && o->stalled) {
-        struct iovec v = {o->bounce, o->bounce_len};
-        r = conn_sendv(o->conn, &v, 1);
-    }
-    o->stalled = false;
-    o->bounce_len = 0;
-    return r;
-}
-
-/* The whole READ, executed and answered; conn->write_lock held.  -1 if
- * the connection must close.
- */
-/* Bytes one plugin call may describe in splice mode (0: do not splice):
- * the call's pages, each piece's partial pages and every chunk header
- * must fit in the pipe at once, so it never has to be drained while the
- * plugin's memory is locked.
- */
-static uint64_t
-read_splice_budget(struct zc_out *o, const struct request *req)
-{
-    const struct nbdx_extension *ext = backend_extension(o->conn->top_context);
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    unsigned slots, spare = 2 * SPLICE_PIECES + 4;
-
-    if (!(ext->flags & NBDX_EXT_SPLICE_OK) || req->count < MIN_SPLICE_READ)
-        return 0;
-    o->pipe = conn_splice_pipe(o->conn, &slots);
-    if (o->pipe < 0 || slots < 2 * spare)
-        return 0;
-    return (slots - spare) * page;
-}
-
-static int
-read_zc(struct connection *conn, const struct request *req)
-{
-    struct zc_out o = {
-        .conn = conn, .deadline_ms = conn_now_ms() + ZC_LOCK_MS, .pipe = -1};
-    struct nbdx_iovec p[ZC_PIECES];
-    uint64_t pos = req->offset, end = req->offset + req->count, budget;
-    struct nbd_simple_reply sh = {htobe32(NBD_SIMPLE_REPLY_MAGIC), 0,
-                                  htobe64(req->cookie)};
-    int err = 0, r = 0;
-    int64_t got;
-    size_t n;
-    void *cookie;
-
-    budget = read_splice_budget(&o, req);
-    if (o.pipe == -2)
-        return -1;
-    if (budget == 0)
-        o.pipe = -1;
-    if (!conn->structured_replies)
-        zc_add_hdr(&o, &sh, sizeof sh);
-    while (pos < end && r == 0) {
-        got = backend_pread_iov(
-            conn->top_context, budget ? MIN(end - pos, budget) : end - pos, pos,
-            p, budget ? SPLICE_PIECES : ZC_PIECES, &n, &cookie, &err);
-        if (got == -1)
-            break;
-        r = zc_send_call(&o, req, pos, p, n, pos + got == end, cookie);
-        pos += got;
-    }
-    free(o.bounce);
-    if (r == -1 || pos == end)
-        return r;
-    /* The plugin failed.  A simple reply's header is gone: disconnect. */
-    if (!conn->structured_replies)
-        return -1;
-    return reply_error_chunk(conn, req, request_nbd_error(err, req->flags));
-}
-
-/* ---- sendfile READ replies ---- */
-
-/* The whole READ from the plugin's file with sendfile(2), as one data
- * chunk (holes are sent as the zeroes they read as); conn->write_lock
- * held.  Returns 1 if the plugin declined (nothing sent: run the READ
- * the ordinary way), -1 if the connection must close.
- */
-static int
-read_fd(struct connection *conn, const struct request *req)
-{
-    char hdr[64];
-    size_t hl;
-    int fd, err;
-    uint64_t fd_offset, off = htobe64(req->offset);
-    struct iovec v;
-
-    if (backend_pread_fd(conn->top_context, req->count, req->offset, &fd,
-                         &fd_offset, &err) == -1)
-        return 1;
-    if (conn->structured_replies) {
-        hl =
-            reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE,
-                               NBD_REPLY_TYPE_OFFSET_DATA, 8 + req->count, hdr);
-        memcpy(hdr + hl, &off, 8);
-        hl += 8;
-    } else {
-        struct nbd_simple_reply h = {htobe32(NBD_SIMPLE_REPLY_MAGIC), 0,
-                                     htobe64(req->cookie)};
-        memcpy(hdr, &h, sizeof h);
-        hl = sizeof h;
-    }
-    v = (struct iovec){hdr, hl};
-    if (conn_sendv(conn, &v, 1) == -1 ||
-        conn_sendfile(conn, fd, fd_offset, req->count) == -1)
-        return -1;
-    return 0;
-}
-
-/* Which zero-copy way, if any, a valid READ can take: 'i' (pread_iov),
- * 'f' (pread_fd) or 0.
- */
-static int
-read_zero_copy_kind(struct connection *conn, const struct request *req)
-{
-    const struct nbdx_extension *ext;
-
-    if (req->type != NBD_CMD_READ || req->error ||
-        (req->flags & NBD_CMD_FLAG_DF) || !conn_is_raw_socket(conn))
-        return 0;
-    ext = backend_extension(conn->top_context);
-    if (ext == NULL)
-        return 0;
-    if (ext->pread_iov && zeroes)
-        return 'i';
-    if (ext->pread_fd && req->count >= MIN_SENDFILE_READ)
-        return 'f';
-    return 0;
-}
-
-/* Run and answer a READ without copying it through a buffer, if the
- * plugin and the transport allow.  False if the caller must do it.
- */
-static bool
-read_zero_copy(struct connection *conn, struct request *req)
-{
-    int kind, r;
-
-    pthread_once(&zeroes_once, zeroes_map);
-    kind = read_zero_copy_kind(conn, req);
-    if (kind == 0)
-        return false;
-    threadlocal_clear_last_error();
-    pthread_mutex_lock(&conn->write_lock);
-    r = kind == 'i' ? read_zc(conn, req) : read_fd(conn, req);
-    pthread_mutex_unlock(&conn->write_lock);
-    if (r == 1)
-        return false;
-    if (r == -1) {
-        debug("cannot send reply: %m");
-        conn_set_status(conn, STATUS_DEAD);
-    }
-    return true;
-}
-
-static int
-reply_send(struct connection *conn, const struct request *req,
-           const struct result *r)
-{
-    char buf[64];
-
-    if (r->error && !conn->structured_replies)
-        return reply_simple(conn, req, r->error, NULL, 0);
-    if (r->error)
-        return reply_error_chunk(conn, req, r->error);
-    if (req->type == NBD_CMD_READ)
-        return reply_read(conn, req, r);
-    if (req->type == NBD_CMD_BLOCK_STATUS)
-        return reply_block_status(conn, req, r);
-    if (!conn->extended_headers)
-        return reply_simple(conn, req, 0, NULL, 0);
-    return conn->send(conn, buf,
-                      reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE,
-                                         NBD_REPLY_TYPE_NONE, 0, buf),
-                      0);
-}
-
 void
 protocol_handle_request(struct connection *conn, struct request *req)
 {
@@ -1239,7 +613,7 @@ protocol_handle_request(struct connection *conn, struct request *req)
         req->buf = NULL;
         return;
     }
-    if (read_zero_copy(conn, req))
+    if (reply_read_zero_copy(conn, req))
         return;
     threadlocal_clear_last_error();
     if (r.error == 0 && request_run(conn, req, &r, &err) == -1)
@@ -1250,10 +624,15 @@ protocol_handle_request(struct connection *conn, struct request *req)
     pthread_mutex_unlock(&conn->write_lock);
     if (ret == -1) {
         debug("cannot send reply: %m");
-        conn_set_status(conn, STATUS_DEAD);
+        transport_set_status(conn, STATUS_DEAD);
     }
     free(r.status);
     segment_vector_reset(&r.segs);
     free(req->buf);
     req->buf = NULL;
+    /* Staged but never run (it failed first): undo it. */
+    if (req->staged) {
+        backend_write_iov_end(conn->top_context, req->staged, false, &err);
+        req->staged = NULL;
+    }
 }

@@ -28,6 +28,7 @@
 
 #include "crypto.h"
 #include "internal.h"
+#include "transport.h"
 
 /* ---- Parsing integers ----
  * Decimal, 0x hexadecimal or 0 octal, with optional leading white space
@@ -568,7 +569,7 @@ public_sleep_until(uint64_t deadline)
         /* 0 (timed out) or -1 (EINTR): recompute and go on. */
         if (ppoll(fds, 2, &ts, NULL) <= 0)
             continue;
-        if (fds[0].revents != 0 || conn_get_status(conn) == STATUS_DEAD)
+        if (fds[0].revents != 0 || transport_get_status(conn) == STATUS_DEAD)
             return 1;
         fds[1].fd = -1;
     }
@@ -796,10 +797,10 @@ nbdkit_disconnect(int force)
         return;
     }
     if (!force) {
-        conn_set_status(conn, STATUS_SHUTDOWN);
+        transport_set_status(conn, STATUS_SHUTDOWN);
         return;
     }
-    conn_set_status(conn, STATUS_DEAD);
+    transport_set_status(conn, STATUS_DEAD);
     /* Wake any thread blocked reading or writing the socket. */
     shutdown(conn->sockin, SHUT_RDWR);
     if (conn->sockout != conn->sockin)

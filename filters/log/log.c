@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <nbdkit-filter.h>
+#include <nbdx-extensions.h>
 
 /* logfile=FILE, absolute; owned, freed at unload. */
 static char *logfilename;
@@ -707,3 +708,144 @@ static struct nbdkit_filter filter = {
 };
 
 NBDKIT_REGISTER_FILTER(filter)
+
+/* nbdx only: the zero-copy calls, logged like the ordinary ones.  A
+ * zero-copy READ is logged once per piece of it the layers describe; a
+ * staged WRITE when it is committed (one that never fully arrived is not
+ * logged, as it never reached the layers in nbdkit either).
+ */
+static const struct nbdx_next_zc *next_zc; /* set at load, then read-only */
+
+/* What log_read_iov and log_write_iov wrap around the cookie below. */
+struct log_zc {
+    void *cookie;
+    uint64_t id, offset;
+    uint32_t count;
+};
+
+static int64_t
+log_read_iov(void *next, void *handle, uint32_t count, uint64_t offset,
+             uint32_t flags, struct nbdx_iovec *iov, size_t max, size_t *n,
+             void **cookie, int *err)
+{
+    struct log_zc *z = malloc(sizeof *z);
+    int64_t r;
+
+    if (z == NULL) {
+        *err = errno;
+        nbdkit_error("malloc: %m");
+        return -1;
+    }
+    r = next_zc->read_iov(next, count, offset, flags, iov, max, n, &z->cookie,
+                          err);
+    z->id = log_begin(handle, "Read", "offset=0x%" PRIx64 " count=0x%" PRIx32,
+                      offset, r == -1 ? count : (uint32_t)r);
+    if (r == -1) {
+        log_end(handle, "Read", z->id, -1, *err);
+        free(z);
+        return -1;
+    }
+    *cookie = z;
+    return r;
+}
+
+static void
+log_read_iov_end(void *next, void *handle, void *cookie)
+{
+    struct log_zc *z = cookie;
+
+    next_zc->read_iov_end(next, z->cookie);
+    log_end(handle, "Read", z->id, 0, 0);
+    free(z);
+}
+
+static int
+log_read_fd(void *next, void *handle, uint32_t count, uint64_t offset,
+            uint32_t flags, int *fd, uint64_t *fd_offset, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Read", "offset=0x%" PRIx64 " count=0x%" PRIx32,
+                   offset, count);
+    r = next_zc->read_fd(next, count, offset, flags, fd, fd_offset, err);
+    log_end(handle, "Read", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static int
+log_write_iov(void *next, void *handle, uint32_t count, uint64_t offset,
+              uint32_t flags, struct nbdx_wiovec *iov, size_t max, size_t *n,
+              void **cookie, int *err)
+{
+    struct log_zc *z = malloc(sizeof *z);
+
+    if (z == NULL) {
+        *err = errno;
+        return -1;
+    }
+    if (next_zc->write_iov(next, count, offset, flags, iov, max, n, &z->cookie,
+                           err) == -1) {
+        free(z);
+        return -1;
+    }
+    z->offset = offset;
+    z->count = count;
+    *cookie = z;
+    return 0;
+}
+
+static int
+log_write_iov_end(void *next, void *handle, void *cookie, int commit,
+                  uint32_t flags, int *err)
+{
+    struct log_zc *z = cookie;
+    uint64_t id = 0;
+    int r;
+
+    if (commit)
+        id = log_begin(handle, "Write",
+                       "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d",
+                       z->offset, z->count, !!(flags & NBDKIT_FLAG_FUA));
+    r = next_zc->write_iov_end(next, z->cookie, commit, flags, err);
+    if (commit)
+        log_end(handle, "Write", id, r, r == -1 ? *err : 0);
+    free(z);
+    return r;
+}
+
+static int
+log_write_pipe(void *next, void *handle, uint32_t count, uint64_t offset,
+               uint32_t flags, int pipe, int *err)
+{
+    uint64_t id;
+    int r;
+
+    id = log_begin(handle, "Write",
+                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d", offset,
+                   count, !!(flags & NBDKIT_FLAG_FUA));
+    r = next_zc->write_pipe(next, count, offset, flags, pipe, err);
+    log_end(handle, "Write", id, r, r == -1 ? *err : 0);
+    return r;
+}
+
+static const struct nbdx_filter_extension extension = {
+    ._struct_size = sizeof extension,
+    ._version = NBDX_FILTER_EXTENSION_VERSION,
+    .read_iov = log_read_iov,
+    .read_iov_end = log_read_iov_end,
+    .read_fd = log_read_fd,
+    .write_iov = log_write_iov,
+    .write_iov_end = log_write_iov_end,
+    .write_pipe = log_write_pipe,
+};
+
+const struct nbdx_filter_extension *
+nbdx_filter_extension_init(const struct nbdx_next_zc *server);
+
+const struct nbdx_filter_extension *
+nbdx_filter_extension_init(const struct nbdx_next_zc *server)
+{
+    next_zc = server;
+    return &extension;
+}

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <nbdkit-filter.h>
+#include <nbdx-extensions.h>
 
 static uint64_t offset = 0; /* offset=OFFSET, default 0 */
 static int64_t range = -1;  /* range=LENGTH, -1 = to the end */
@@ -171,3 +172,73 @@ static struct nbdkit_filter filter = {
 };
 
 NBDKIT_REGISTER_FILTER(filter)
+
+/* nbdx only: the zero-copy calls pass through with the same shift. */
+static const struct nbdx_next_zc *next_zc; /* set at load, then read-only */
+
+static int64_t
+offset_read_iov(void *next, void *handle, uint32_t count, uint64_t offs,
+                uint32_t flags, struct nbdx_iovec *iov, size_t max, size_t *n,
+                void **cookie, int *err)
+{
+    return next_zc->read_iov(next, count, offs + offset, flags, iov, max, n,
+                             cookie, err);
+}
+
+static void
+offset_read_iov_end(void *next, void *handle, void *cookie)
+{
+    next_zc->read_iov_end(next, cookie);
+}
+
+static int
+offset_read_fd(void *next, void *handle, uint32_t count, uint64_t offs,
+               uint32_t flags, int *fd, uint64_t *fd_offset, int *err)
+{
+    return next_zc->read_fd(next, count, offs + offset, flags, fd, fd_offset,
+                            err);
+}
+
+static int
+offset_write_iov(void *next, void *handle, uint32_t count, uint64_t offs,
+                 uint32_t flags, struct nbdx_wiovec *iov, size_t max, size_t *n,
+                 void **cookie, int *err)
+{
+    return next_zc->write_iov(next, count, offs + offset, flags, iov, max, n,
+                              cookie, err);
+}
+
+static int
+offset_write_iov_end(void *next, void *handle, void *cookie, int commit,
+                     uint32_t flags, int *err)
+{
+    return next_zc->write_iov_end(next, cookie, commit, flags, err);
+}
+
+static int
+offset_write_pipe(void *next, void *handle, uint32_t count, uint64_t offs,
+                  uint32_t flags, int pipe, int *err)
+{
+    return next_zc->write_pipe(next, count, offs + offset, flags, pipe, err);
+}
+
+static const struct nbdx_filter_extension extension = {
+    ._struct_size = sizeof extension,
+    ._version = NBDX_FILTER_EXTENSION_VERSION,
+    .read_iov = offset_read_iov,
+    .read_iov_end = offset_read_iov_end,
+    .read_fd = offset_read_fd,
+    .write_iov = offset_write_iov,
+    .write_iov_end = offset_write_iov_end,
+    .write_pipe = offset_write_pipe,
+};
+
+const struct nbdx_filter_extension *
+nbdx_filter_extension_init(const struct nbdx_next_zc *server);
+
+const struct nbdx_filter_extension *
+nbdx_filter_extension_init(const struct nbdx_next_zc *server)
+{
+    next_zc = server;
+    return &extension;
+}

@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "stubs.h"
+#include "transport.h"
 
 bool listen_stdin;
 bool verbose;
@@ -95,13 +96,13 @@ set_quit(void)
 }
 
 enum conn_status
-conn_get_status(struct connection *conn)
+transport_get_status(struct connection *conn)
 {
     return conn->status;
 }
 
 void
-conn_set_status(struct connection *conn, enum conn_status status)
+transport_set_status(struct connection *conn, enum conn_status status)
 {
     stub_set_status_calls++;
     stub_last_status = status;
