@@ -106,8 +106,9 @@ struct nbdx_extension {
      * keeps open for the life of handle.  The server has received the
      * whole payload (into a pipe) before it calls this, and then moves
      * it there itself with splice(2), so the plugin's .pwrite is not
-     * called.  Returns 0, or -1 with errno set, which fails the request.
-     * Never called with FUA.
+     * called.  Returns 0, or -1 with errno set, which fails the request;
+     * errno ENOTSUP declines instead (the server reads the payload out of
+     * the pipe and calls .pwrite).  Never called with FUA.
      */
     int (*pwrite_fd)(void *handle, uint32_t count, uint64_t offset,
                      uint32_t flags, int *fd, uint64_t *fd_offset);
