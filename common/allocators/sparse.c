@@ -29,26 +29,25 @@
  *
  * Locking: reads and writes to existing pages run under the shared lock;
  * anything that adds or removes a page takes the exclusive lock, and so
- * does the page allocator (slabs, free slots, deferred slots), which has
- * no lock of its own as it only ever runs there.  Writers under the
- * shared lock may copy into the same page at once; the NBD protocol
- * leaves overlapping concurrent writes undefined, and disjoint byte
- * ranges do not race.
+ * does the page allocator (slabs, free slots), which has no lock of its
+ * own as it only ever runs there.  Writers under the shared lock may copy
+ * into the same page at once; the NBD protocol leaves overlapping
+ * concurrent writes undefined, and disjoint byte ranges do not race.
  *
- * Zero-copy writes: sparse_array_write_begin hands out page memory that
- * the caller fills after the lock is dropped (recv in the kernel, or a
- * memcpy in the server).  That is the same benign overlap with readers
- * and other writers as the one described at sparse_copy_data.  To keep the
- * memory valid, every begin adds one to pins, under the lock, until its
- * sparse_array_write_end.  A page removed while pins > 0 is only marked
- * deferred in its slab; whoever drops pins to zero frees the deferred
- * pages (sparse_drain), taking the exclusive lock to do it.
+ * Staged writes (sparse_array_stage): the whole pages of the range are
+ * fresh slots taken from the allocator but not linked into the table, the
+ * partial pages at either end a small buffer.  The caller fills them
+ * without any lock, as slowly as it likes, and nothing else sees them.
+ * sparse_array_commit then swaps the fresh pages in, in one go under the
+ * exclusive lock (a page that arrived all zero is dropped instead), and
+ * copies the two ends into their pages like sparse_array_write; the old
+ * pages are freed there and then, as no reader holds them outside the
+ * shared lock.  sparse_array_abort gives the fresh pages back.
  */
 
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -77,8 +76,6 @@ _Static_assert(SLAB_PAGES == 64, "a slab's slots are the bits of a uint64_t");
 struct sparse_slab {
     char *base;             /* SLAB_SIZE bytes, aligned to SLAB_SIZE */
     uint64_t free;          /* bit i: slot i is unused and reads as zero */
-    uint64_t deferred;      /* bit i: slot i left the table while pinned */
-    uint32_t next_deferred; /* next slab with deferred slots + 1, 0: none */
 };
 DEFINE_VECTOR_TYPE(slab_vector, struct sparse_slab)
 DEFINE_VECTOR_TYPE(index_vector, uint32_t)
@@ -95,18 +92,13 @@ struct l1_entry {
 DEFINE_VECTOR_TYPE(l1_vector, struct l1_entry)
 
 struct sparse_array {
-    pthread_rwlock_t lock; /* guards every field below except pins */
+    pthread_rwlock_t lock; /* guards every field below */
     l1_vector l1;          /* sorted by index, no duplicates */
     slab_vector slabs;     /* slab i holds pages 64 * i + 1 to 64 * i + 64 */
     /* Slabs with a free slot, each once; the last one is used first.  Its
      * capacity is kept >= slabs.len, so adding to it never fails.
      */
     index_vector partial;
-    uint32_t deferred; /* first slab with deferred slots + 1, 0: none */
-    /* sparse_array_write_begin calls not yet ended.  Raised only under
-     * the lock (either mode), lowered without it.
-     */
-    atomic_uint pins;
     size_t os_page; /* sysconf(_SC_PAGESIZE) */
 };
 
@@ -274,12 +266,11 @@ sparse_array_new(void)
     sa->l1 = (l1_vector)empty_vector;
     sa->slabs = (slab_vector)empty_vector;
     sa->partial = (index_vector)empty_vector;
-    atomic_init(&sa->pins, 0);
     sa->os_page = (size_t)sysconf(_SC_PAGESIZE);
     return sa;
 }
 
-/* Frees everything, deferred pages included: they are slab slots. */
+/* Frees everything; staged writes must have ended. */
 void
 sparse_array_free(struct sparse_array *sa)
 {
@@ -287,7 +278,6 @@ sparse_array_free(struct sparse_array *sa)
 
     if (sa == NULL)
         return;
-    assert(atomic_load(&sa->pins) == 0);
     for (i = 0; i < sa->l1.len; i++)
         free(sa->l1.ptr[i].l2);
     for (i = 0; i < sa->slabs.len; i++)
@@ -523,84 +513,15 @@ sparse_unlink_page(struct sparse_array *sa, uint64_t offset)
     return page;
 }
 
-/* Marks page deferred: sparse_drain frees it once pins reaches zero.
- * Caller holds the exclusive lock.
+/* Frees page, just unlinked, adding its memory to run.  Caller holds
+ * the exclusive lock.
  */
 static void
-sparse_defer_page(struct sparse_array *sa, uint32_t page)
-{
-    uint32_t s = sparse_page_slab(page);
-    struct sparse_slab *slab = &sa->slabs.ptr[s];
-
-    if (slab->deferred == 0) {
-        slab->next_deferred = sa->deferred;
-        sa->deferred = s + 1;
-    }
-    slab->deferred |= sparse_page_bit(page);
-}
-
-/* Frees page, just unlinked, adding its memory to run; own is how many
- * pins the caller itself holds.  Caller holds the exclusive lock, so pins
- * cannot rise meanwhile: pins <= own proves no other writer holds pieces
- * and the page can go now.  Otherwise one may be filling it: defer it.
- */
-static void
-sparse_release_page(struct sparse_array *sa, uint32_t page, unsigned own,
+sparse_release_page(struct sparse_array *sa, uint32_t page,
                     struct sparse_run *run)
 {
-    if (atomic_load(&sa->pins) > own) {
-        sparse_defer_page(sa, page);
-        return;
-    }
     sparse_page_put(sa, page);
     sparse_run_add(sa, run, sparse_page_addr(sa, page));
-}
-
-/* Frees every deferred page.  Caller holds the exclusive lock and has
- * seen pins == 0.
- */
-static void
-sparse_free_deferred(struct sparse_array *sa)
-{
-    struct sparse_run run = {NULL, 0};
-    struct sparse_slab *slab;
-    uint32_t s, page;
-
-    while (sa->deferred != 0) {
-        s = sa->deferred - 1;
-        slab = &sa->slabs.ptr[s];
-        sa->deferred = slab->next_deferred;
-        for (; slab->deferred != 0; slab->deferred &= slab->deferred - 1) {
-            page =
-                s * SLAB_PAGES + 1 + (uint32_t)__builtin_ctzll(slab->deferred);
-            sparse_page_put(sa, page);
-            sparse_run_add(sa, &run, sparse_page_addr(sa, page));
-        }
-    }
-    sparse_run_flush(sa, &run);
-}
-
-/* Called, without the lock, by whoever just dropped pins to zero.  No
- * deferred page is left behind: a page is deferred under the exclusive
- * lock after reading pins > 0, and the decrement that later brings pins
- * to zero comes after that read, so the shared lock taken below comes
- * after the exclusive one was released, and sees the page.  If pins rose
- * again meanwhile, the end of those pins drains instead.
- */
-static void
-sparse_drain(struct sparse_array *sa)
-{
-    bool any;
-
-    pthread_rwlock_rdlock(&sa->lock);
-    any = sa->deferred != 0;
-    pthread_rwlock_unlock(&sa->lock);
-    if (!any)
-        return;
-    pthread_rwlock_wrlock(&sa->lock);
-    if (atomic_load(&sa->pins) == 0)
-        sparse_free_deferred(sa);
-    pthread_rwlock_unlock(&sa->lock);
 }
 
 /* Copy client data into a page.  Writes to existing pages run under the
@@ -679,187 +600,266 @@ sparse_array_write(struct sparse_array *sa, const void *buf, uint32_t count,
     return -1;
 }
 
-/* The pieces of a zero-copy write being described: iov[0] to iov[n - 1]. */
-struct sparse_wlist {
-    struct sparse_wpiece *iov;
-    size_t max;
-    size_t n;
+/* A WRITE staged outside the array: [offset, offset + head) and the last
+ * tail bytes are partial pages, held in edge; the npages whole pages in
+ * between are fresh slots, page[i] for the i-th.  One allocation.
+ */
+struct sparse_stage {
+    uint64_t offset;
+    uint32_t count, head, tail, npages;
+    uint32_t *page;
+    char *edge; /* head bytes, then tail bytes */
 };
 
 /* Adds len bytes at base, into the last piece if they follow it in
  * memory; false if that needs a new piece and there is no room.
  */
 static bool
-sparse_wlist_add(struct sparse_wlist *w, char *base, uint32_t len)
+sparse_wpiece_add(struct sparse_wpiece *iov, size_t max, size_t *n, char *base,
+                  uint64_t len)
 {
-    struct sparse_wpiece *last = w->n ? &w->iov[w->n - 1] : NULL;
+    struct sparse_wpiece *last = *n ? &iov[*n - 1] : NULL;
 
+    if (len == 0)
+        return true;
     if (last && (char *)last->base + last->len == base) {
         last->len += len;
         return true;
     }
-    if (w->n == w->max)
+    if (*n == max)
         return false;
-    w->iov[w->n++] = (struct sparse_wpiece){base, len};
+    iov[(*n)++] = (struct sparse_wpiece){base, len};
     return true;
 }
 
-/* Describes a prefix of [offset, offset + count) in w and returns its
- * length.  With alloc false (either lock) it stops at the first missing
- * page and sets *missing; with alloc true (exclusive lock) it adds missing
- * pages and sets *missing only if that fails.  A page added but left out
- * for want of a piece is taken back, untouched.
+/* The stage's shape for [offset, offset + count), in a new allocation
+ * (NULL with errno ENOMEM).
  */
-static uint32_t
-sparse_wlist_fill(struct sparse_array *sa, struct sparse_wlist *w,
-                  uint32_t count, uint64_t offset, bool alloc, bool *missing)
+static struct sparse_stage *
+sparse_stage_new(uint32_t count, uint64_t offset)
 {
-    uint32_t done, len;
-    uint64_t pos;
-    char *page;
-    bool added;
+    uint64_t end = offset + count;
+    uint64_t a = MIN(ROUND_UP(offset, SPARSE_PAGE_SIZE), end);
+    uint64_t b = MAX(ROUND_DOWN(end, SPARSE_PAGE_SIZE), a);
+    uint32_t npages = (uint32_t)((b - a) / SPARSE_PAGE_SIZE);
+    uint32_t edges = (uint32_t)((a - offset) + (end - b));
+    struct sparse_stage *st;
 
-    w->n = 0;
-    *missing = false;
-    for (done = 0; done < count; done += len) {
-        pos = offset + done;
-        len = sparse_chunk(count - done, pos);
-        page = sparse_find_page(sa, pos);
-        added = page == NULL && alloc;
-        if (added)
-            page = sparse_add_page(sa, pos);
-        if (page == NULL) {
-            *missing = true;
-            break;
-        }
-        if (!sparse_wlist_add(w, page + sparse_in_page(pos), len)) {
-            if (added)
-                sparse_page_put(sa, sparse_unlink_page(sa, pos));
-            break;
-        }
-    }
-    return done;
+    st = malloc(sizeof *st + npages * sizeof(uint32_t) + edges);
+    if (st == NULL)
+        return NULL;
+    *st = (struct sparse_stage){offset, count, (uint32_t)(a - offset),
+                                (uint32_t)(end - b), npages};
+    st->page = (uint32_t *)(st + 1);
+    st->edge = (char *)(st->page + npages);
+    memset(st->edge, 0, edges); /* staged memory reads as zero */
+    return st;
 }
 
-/* Faults in the memory of w's pieces ahead of the caller's recv, without
- * the lock: one call per piece costs less than the kernel's fault path
- * once per 4 KiB page, which is a third of copying into a fresh export.
- * Best effort (MADV_POPULATE_WRITE is Linux 5.14 and later): whatever it
- * leaves is faulted in by the copy as before.  Pieces that were already
- * there are only walked.  The caller holds a pin on the pages.
+/* Takes the stage's fresh pages.  Caller holds the exclusive lock.  On
+ * failure the pages taken so far go back, untouched.
+ */
+static int
+sparse_stage_get_pages(struct sparse_array *sa, struct sparse_stage *st)
+{
+    uint32_t i;
+
+    for (i = 0; i < st->npages; i++) {
+        st->page[i] = sparse_page_get(sa);
+        if (st->page[i] == 0) {
+            while (i > 0)
+                sparse_page_put(sa, st->page[--i]);
+            errno = ENOMEM;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The stage as pieces, in order; false if more than max are needed. */
+static bool
+sparse_stage_pieces(const struct sparse_array *sa, struct sparse_stage *st,
+                    struct sparse_wpiece *iov, size_t max, size_t *n)
+{
+    uint32_t i;
+
+    *n = 0;
+    if (!sparse_wpiece_add(iov, max, n, st->edge, st->head))
+        return false;
+    for (i = 0; i < st->npages; i++)
+        if (!sparse_wpiece_add(iov, max, n, sparse_page_addr(sa, st->page[i]),
+                               SPARSE_PAGE_SIZE))
+            return false;
+    return sparse_wpiece_add(iov, max, n, st->edge + st->head, st->tail);
+}
+
+/* Faults in the fresh pages ahead of the caller's recv: one call per
+ * piece costs less than the kernel's fault path once per 4 KiB page,
+ * which is a third of copying into a fresh export.  Best effort
+ * (MADV_POPULATE_WRITE is Linux 5.14 and later).
  */
 static void
-sparse_populate(const struct sparse_array *sa, const struct sparse_wlist *w)
+sparse_populate(const struct sparse_array *sa, const struct sparse_wpiece *iov,
+                size_t n)
 {
 #ifdef MADV_POPULATE_WRITE
     uintptr_t a, b;
     size_t i;
 
-    for (i = 0; i < w->n; i++) {
-        a = ROUND_DOWN((uintptr_t)w->iov[i].base, sa->os_page);
-        b = ROUND_UP((uintptr_t)w->iov[i].base + w->iov[i].len, sa->os_page);
+    for (i = 0; i < n; i++) {
+        a = ROUND_DOWN((uintptr_t)iov[i].base, sa->os_page);
+        b = ROUND_UP((uintptr_t)iov[i].base + iov[i].len, sa->os_page);
         madvise((void *)a, b - a, MADV_POPULATE_WRITE);
     }
 #else
     (void)sa;
-    (void)w;
+    (void)iov;
+    (void)n;
 #endif
 }
 
-/* Most writes land on existing pages and need only the shared lock; if a
- * page is missing, the pieces are described again from the start under
- * the exclusive lock, as pages may have come or gone in between.  The pin
- * is taken before the lock is dropped: see sparse_release_page.
- */
-uint32_t
-sparse_array_write_begin(struct sparse_array *sa, uint32_t count,
-                         uint64_t offset, struct sparse_wpiece *iov, size_t max,
-                         size_t *n)
-{
-    struct sparse_wlist w = {iov, max, 0};
-    uint32_t done;
-    bool missing, added;
-
-    assert(count > 0 && max >= 1);
-    pthread_rwlock_rdlock(&sa->lock);
-    done = sparse_wlist_fill(sa, &w, count, offset, false, &missing);
-    added = missing;
-    if (missing) {
-        pthread_rwlock_unlock(&sa->lock);
-        pthread_rwlock_wrlock(&sa->lock);
-        done = sparse_wlist_fill(sa, &w, count, offset, true, &missing);
-    }
-    if (done > 0)
-        atomic_fetch_add(&sa->pins, 1);
-    pthread_rwlock_unlock(&sa->lock);
-    *n = w.n;
-    if (added)
-        sparse_populate(sa, &w);
-    if (done == 0)
-        errno = ENOMEM;
-    return done;
-}
-
-/* True if a page starting in [start, end) exists and is all zero. */
-static bool
-sparse_has_zero_page(struct sparse_array *sa, uint64_t start, uint64_t end)
-{
-    const char *page;
-    bool found = false;
-    uint64_t pos;
-
-    pthread_rwlock_rdlock(&sa->lock);
-    for (pos = start; pos < end && !found; pos += SPARSE_PAGE_SIZE) {
-        page = sparse_find_page(sa, pos);
-        found = page && sparse_is_zero(page, SPARSE_PAGE_SIZE);
-    }
-    pthread_rwlock_unlock(&sa->lock);
-    return found;
-}
-
-/* Removes the all-zero pages starting in [start, end), which the caller
- * has filled and holds one pin for.
+/* Gives the stage's fresh pages back, reading as zero again.  Caller
+ * holds the exclusive lock.
  */
 static void
-sparse_drop_zero_pages(struct sparse_array *sa, uint64_t start, uint64_t end)
+sparse_stage_put_pages(struct sparse_array *sa, struct sparse_stage *st)
 {
     struct sparse_run run = {NULL, 0};
-    const char *page;
-    uint64_t pos;
+    uint32_t i;
+
+    for (i = 0; i < st->npages; i++)
+        sparse_release_page(sa, st->page[i], &run);
+    sparse_run_flush(sa, &run);
+}
+
+int
+sparse_array_stage(struct sparse_array *sa, uint32_t count, uint64_t offset,
+                   struct sparse_wpiece *iov, size_t max, size_t *n,
+                   struct sparse_stage **stage)
+{
+    struct sparse_stage *st;
+    bool fits;
+
+    assert(count > 0 && max >= 1);
+    st = sparse_stage_new(count, offset);
+    if (st == NULL)
+        return -1;
+    if (st->npages == 0)
+        fits = sparse_stage_pieces(sa, st, iov, max, n); /* edges only */
+    else {
+        pthread_rwlock_wrlock(&sa->lock);
+        if (sparse_stage_get_pages(sa, st) == -1) {
+            pthread_rwlock_unlock(&sa->lock);
+            free(st);
+            return -1;
+        }
+        /* Still under the lock: the slabs never move, but a new slab may
+         * move the vector that sparse_page_addr reads their addresses from.
+         */
+        fits = sparse_stage_pieces(sa, st, iov, max, n);
+        if (!fits)
+            sparse_stage_put_pages(sa, st);
+        pthread_rwlock_unlock(&sa->lock);
+    }
+    if (!fits) {
+        free(st);
+        errno = E2BIG;
+        return -1;
+    }
+    sparse_populate(sa, iov, *n);
+    *stage = st;
+    return 0;
+}
+
+/* Puts fresh page in place of whatever is at pos, or drops it if it is
+ * all zero; the page it replaces goes to run.  Caller holds the exclusive
+ * lock.  -1 with errno ENOMEM if a new L2 directory was needed.
+ */
+static int
+sparse_swap_in(struct sparse_array *sa, uint64_t pos, uint32_t fresh,
+               struct sparse_run *run)
+{
+    struct l2_dir *l2 = sparse_find_l2(sa, pos);
+    uint32_t old = l2 ? l2->page[sparse_l2_slot(pos)] : 0;
+
+    if (sparse_is_zero(sparse_page_addr(sa, fresh), SPARSE_PAGE_SIZE)) {
+        sparse_release_page(sa, fresh, run);
+        if (old)
+            sparse_release_page(sa, sparse_unlink_page(sa, pos), run);
+        return 0;
+    }
+    if (old) {
+        l2->page[sparse_l2_slot(pos)] = fresh;
+        sparse_release_page(sa, old, run);
+        return 0;
+    }
+    l2 = sparse_get_l2(sa, pos);
+    if (l2 == NULL) {
+        sparse_release_page(sa, fresh, run);
+        return -1;
+    }
+    l2->page[sparse_l2_slot(pos)] = fresh;
+    l2->used++;
+    return 0;
+}
+
+/* The whole pages and both ends, under the exclusive lock. */
+static int
+sparse_commit_pages(struct sparse_array *sa, struct sparse_stage *st)
+{
+    struct sparse_run run = {NULL, 0};
+    uint64_t pos = st->offset + st->head;
+    uint64_t tail_pos = pos + (uint64_t)st->npages * SPARSE_PAGE_SIZE;
+    int r = 0;
+    uint32_t i;
 
     pthread_rwlock_wrlock(&sa->lock);
-    for (pos = start; pos < end; pos += SPARSE_PAGE_SIZE) {
-        page = sparse_find_page(sa, pos);
-        if (page && sparse_is_zero(page, SPARSE_PAGE_SIZE))
-            sparse_release_page(sa, sparse_unlink_page(sa, pos), 1, &run);
-    }
+    /* The ends first: a page they add must not be a slot freed below,
+     * which reads as zero only once the run is flushed.
+     */
+    if (sparse_write_run(sa, st->edge, st->head, st->offset, true) !=
+            st->head ||
+        sparse_write_run(sa, st->edge + st->head, st->tail, tail_pos, true) !=
+            st->tail)
+        r = -1;
+    for (i = 0; i < st->npages; i++, pos += SPARSE_PAGE_SIZE)
+        if (sparse_swap_in(sa, pos, st->page[i], &run) == -1)
+            r = -1;
     sparse_run_flush(sa, &run);
     pthread_rwlock_unlock(&sa->lock);
+    if (r == -1)
+        errno = ENOMEM;
+    return r;
 }
 
-/* The zero check first looks under the shared lock, where random data
- * costs one byte per page; only a zero page takes the exclusive lock.
- * It runs before the pin is dropped, so the pages checked cannot be
- * freed under it.  Another writer filling one of these pages overlaps
- * this write, whose zeroes may then win.
- */
-void
-sparse_array_write_end(struct sparse_array *sa, uint32_t filled,
-                       uint64_t offset)
+int
+sparse_array_commit(struct sparse_array *sa, struct sparse_stage *st)
 {
-    uint64_t start = ROUND_UP(offset, SPARSE_PAGE_SIZE);
-    uint64_t end = ROUND_DOWN(offset + filled, SPARSE_PAGE_SIZE);
+    int r;
 
-    if (start < end && sparse_has_zero_page(sa, start, end))
-        sparse_drop_zero_pages(sa, start, end);
-    if (atomic_fetch_sub(&sa->pins, 1) == 1)
-        sparse_drain(sa);
+    /* No whole page: the ends are the payload, in order; the ordinary
+     * write takes the shared lock where the pages exist.
+     */
+    if (st->npages == 0)
+        r = sparse_array_write(sa, st->edge, st->count, st->offset);
+    else
+        r = sparse_commit_pages(sa, st);
+    free(st);
+    return r;
 }
 
-/* Zeroes one chunk inside a page; a page left all zero is removed, unless
- * it was only partly zeroed while a zero-copy writer may be filling the
- * rest of it, which removing the page would lose.
- */
+void
+sparse_array_abort(struct sparse_array *sa, struct sparse_stage *st)
+{
+    if (st->npages > 0) {
+        pthread_rwlock_wrlock(&sa->lock);
+        sparse_stage_put_pages(sa, st);
+        pthread_rwlock_unlock(&sa->lock);
+    }
+    free(st);
+}
+
+/* Zeroes one chunk inside a page; a page left all zero is removed. */
 static void
 sparse_zero_chunk(struct sparse_array *sa, uint32_t n, uint64_t offset,
                   struct sparse_run *run)
@@ -870,11 +870,10 @@ sparse_zero_chunk(struct sparse_array *sa, uint32_t n, uint64_t offset,
         return;
     if (n < SPARSE_PAGE_SIZE) {
         memset(page + sparse_in_page(offset), 0, n);
-        if (atomic_load(&sa->pins) > 0 ||
-            !sparse_is_zero(page, SPARSE_PAGE_SIZE))
+        if (!sparse_is_zero(page, SPARSE_PAGE_SIZE))
             return;
     }
-    sparse_release_page(sa, sparse_unlink_page(sa, offset), 0, run);
+    sparse_release_page(sa, sparse_unlink_page(sa, offset), run);
 }
 
 /* The first byte after offset's L1 span. */

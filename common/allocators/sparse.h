@@ -3,11 +3,11 @@
  *
  * The array is SPARSE_MAX_SIZE bytes long and starts out all zero.  Memory
  * is only held for SPARSE_PAGE_SIZE pages that were written with non-zero
- * data (or are being written through sparse_array_write_begin); zeroing a
+ * data (and for the pages of writes staged with sparse_array_stage); zeroing a
  * whole page gives its memory back to the system.  All functions are
  * thread-safe: each array carries its own rwlock.  Callers check ranges;
  * the array trusts offset + count <= SPARSE_MAX_SIZE, and count > 0 for
- * the _begin functions.
+ * sparse_array_read_begin and sparse_array_stage.
  */
 
 #ifndef NBDX_SPARSE_H
@@ -63,37 +63,35 @@ void sparse_array_read_end(struct sparse_array *sa);
 int sparse_array_write(struct sparse_array *sa, const void *buf, uint32_t count,
                        uint64_t offset);
 
-/* One piece of a zero-copy write: len writable bytes at base. */
+/* One piece of a staged write: len writable bytes at base. */
 struct sparse_wpiece {
     void *base;
     uint64_t len;
 };
-/* Describes writable page memory for a prefix of [offset, offset + count)
- * in at most max pieces (max >= 1), adding missing pages (which read as
- * zero until written).  Stores the number of pieces in *n and returns the
- * bytes they cover (> 0), or 0 with errno ENOMEM.  No lock is held on
- * return: the caller may fill the pieces slowly (for example straight from
- * a socket).  Until the matching sparse_array_write_end, the pieces' memory
- * stays valid even if a concurrent zero/trim removes those pages from the
- * array (such pages are freed later); concurrent readers may see the data
- * partly written, which the NBD protocol allows for overlapping requests.
- * Every call that returns > 0 needs exactly one sparse_array_write_end,
- * from any thread; a call that returns 0 needs none.
+/* A write of [offset, offset + count) staged outside the array, which
+ * changes only when it is committed.
  */
-uint32_t sparse_array_write_begin(struct sparse_array *sa, uint32_t count,
-                                  uint64_t offset, struct sparse_wpiece *iov,
-                                  size_t max, size_t *n);
-/* Ends a sparse_array_write_begin.  filled is how many bytes from offset
- * the caller actually wrote (possibly less than covered, on error).
- * Pages lying wholly inside [offset, offset + filled) that are all zero
- * are removed, as sparse_array_write never allocates zero pages.
+struct sparse_stage;
+/* Describes writable memory for all of [offset, offset + count) in at
+ * most max pieces (max >= 1), in order, stores how many in *n and the
+ * stage in *stage, and returns 0; or -1 with errno ENOMEM, or E2BIG if
+ * it needs more than max pieces.  The memory reads as zero and belongs
+ * to the caller, who may fill it slowly and without a lock; the array
+ * does not see it.  Every stage ends with exactly one sparse_array_commit
+ * or sparse_array_abort, from any thread.
  */
-void sparse_array_write_end(struct sparse_array *sa, uint32_t filled,
-                            uint64_t offset);
-/* Zeroes [offset, offset + count), removing the pages left all zero.  A
- * partly zeroed page stays (reading as zero) while any zero-copy write is
- * in progress, since that writer may be filling the rest of it.
+int sparse_array_stage(struct sparse_array *sa, uint32_t count,
+                       uint64_t offset, struct sparse_wpiece *iov, size_t max,
+                       size_t *n, struct sparse_stage **stage);
+/* Writes the staged bytes into the array as sparse_array_write would (the
+ * whole pages are swapped in rather than copied; those that are all zero
+ * are dropped) and frees the stage.  Returns 0, or -1 with errno ENOMEM
+ * (part of the data may be written).
  */
+int sparse_array_commit(struct sparse_array *sa, struct sparse_stage *stage);
+/* Frees the stage; the array is as it was. */
+void sparse_array_abort(struct sparse_array *sa, struct sparse_stage *stage);
+/* Zeroes [offset, offset + count), removing the pages left all zero. */
 void sparse_array_zero(struct sparse_array *sa, uint32_t count,
                        uint64_t offset);
 /* Describes [offset, offset + count) through fn; returns 0, or -1 if fn

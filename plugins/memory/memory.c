@@ -153,32 +153,38 @@ memory_release_iov(void *handle, void *cookie)
     sparse_array_read_end(disk);
 }
 
-/* nbdx only: a WRITE payload is received straight into the pages.  No
- * lock is held between the two calls; the array keeps the pages alive
- * (see sparse_array_write_begin).
+/* nbdx only: a WRITE payload is received straight into fresh pages
+ * that the array swaps in once all of it has arrived (see
+ * sparse_array_stage), so a client that dies mid-payload changes nothing.
  */
-static int64_t
-memory_pwrite_iov(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
-                  struct nbdx_wiovec *iov, size_t max, size_t *n, void **cookie)
+static int
+memory_write_begin(void *handle, uint32_t count, uint64_t offset,
+                   uint32_t flags, struct nbdx_wiovec *iov, size_t max,
+                   size_t *n, void **cookie)
 {
-    uint32_t r;
+    struct sparse_stage *st;
 
-    *cookie = NULL;
-    r = sparse_array_write_begin(disk, count, offset,
-                                 (struct sparse_wpiece *)iov, max, n);
-    if (r == 0) {
-        nbdkit_error("pwrite: %m");
-        return -1;
-    }
-    return r;
+    if (sparse_array_stage(disk, count, offset, (struct sparse_wpiece *)iov,
+                           max, n, &st) == -1)
+        return -1; /* the server falls back to .pwrite, which says why */
+    *cookie = st;
+    return 0;
 }
 
 static int
-memory_pwrite_end(void *handle, uint32_t filled, uint64_t offset,
-                  uint32_t flags, void *cookie)
+memory_write_commit(void *handle, void *cookie, uint32_t flags)
 {
-    sparse_array_write_end(disk, filled, offset);
+    if (sparse_array_commit(disk, cookie) == -1) {
+        nbdkit_error("pwrite: %m");
+        return -1;
+    }
     return 0;
+}
+
+static void
+memory_write_abort(void *handle, void *cookie)
+{
+    sparse_array_abort(disk, cookie);
 }
 
 static int
@@ -279,8 +285,9 @@ static const struct nbdx_extension extension = {
     ._version = NBDX_EXTENSION_VERSION,
     .pread_iov = memory_pread_iov,
     .release_iov = memory_release_iov,
-    .pwrite_iov = memory_pwrite_iov,
-    .pwrite_end = memory_pwrite_end,
+    .write_begin = memory_write_begin,
+    .write_commit = memory_write_commit,
+    .write_abort = memory_write_abort,
     /* Freed pages are MADV_DONTNEED'd, never recycled with their old
      * memory (see sparse.c), so spliced READ data stays this export's.
      */
