@@ -47,8 +47,21 @@ static char *logscript;
  * held, and no script runs under it.
  */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *logfile;             /* guarded by log_lock; open from
-                                     get_ready until unload, or NULL */
+static FILE *logfile; /* guarded by log_lock; open from
+                         get_ready until unload, or NULL */
+/* Request lines wait in logfile's buffer at most this long; the flusher
+ * thread writes them out.  Other events, and failed requests, are
+ * written at once.
+ */
+#define FLUSH_MS 20
+static pthread_cond_t flush_cond = PTHREAD_COND_INITIALIZER;
+static pthread_t flusher;         /* started by after_fork if logfile */
+static bool flusher_running;      /* guarded by log_lock */
+static bool flusher_idle;         /* guarded by log_lock: waits for dirty */
+static bool flusher_stop;         /* guarded by log_lock */
+static bool dirty;                /* guarded by log_lock: unflushed lines */
+static time_t stamp_sec = -1;     /* guarded by log_lock: stamp's second */
+static char stamp[32];            /* guarded by log_lock */
 static uint64_t connections;      /* guarded by log_lock */
 static uint64_t preconnects;      /* guarded by log_lock */
 static uint64_t list_exports_ids; /* guarded by log_lock */
@@ -56,6 +69,7 @@ static uint64_t list_exports_ids; /* guarded by log_lock */
 /* One connection. */
 struct handle {
     uint64_t connection; /* number in the log, from connections */
+    char prefix[32];     /* "connection=N " */
     uint64_t id;         /* last request id; atomic */
     char *exportname;    /* owned; what the client asked for */
     int tls;
@@ -67,6 +81,15 @@ enum log_type { LOG_ENTER, LOG_LEAVE, LOG_PRINT };
 static void
 log_unload(void)
 {
+    bool joined;
+
+    pthread_mutex_lock(&log_lock);
+    flusher_stop = true;
+    joined = flusher_running;
+    pthread_cond_signal(&flush_cond);
+    pthread_mutex_unlock(&log_lock);
+    if (joined)
+        pthread_join(flusher, NULL);
     if (logfile)
         fclose(logfile);
     free(logfilename);
@@ -119,29 +142,148 @@ log_active(void)
     return logfile != NULL || logscript != NULL;
 }
 
+/* A line built without printf: request lines are the filter's hot
+ * path.  Text that does not fit is cut (callers size it so that only
+ * the rare long events need log_emit's heap fallback).
+ */
+struct line {
+    char buf[240];
+    size_t len;
+};
+
+static void
+line_mem(struct line *l, const char *s, size_t n)
+{
+    n = n < sizeof l->buf - l->len ? n : sizeof l->buf - l->len;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void
+line_str(struct line *l, const char *s)
+{
+    line_mem(l, s, strlen(s));
+}
+
+/* v in base 10, or 16 with "0x", as printf's %llu and 0x%llx. */
+static void
+line_num(struct line *l, uint64_t v, unsigned base)
+{
+    char d[24], *p = d + sizeof d;
+
+    do {
+        *--p = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    if (base == 16)
+        line_str(l, "0x");
+    line_mem(l, p, d + sizeof d - p);
+}
+
+/* " key=0" or " key=1". */
+static void
+line_flag(struct line *l, const char *key, bool v)
+{
+    line_str(l, " ");
+    line_str(l, key);
+    line_str(l, v ? "=1" : "=0");
+}
+
+/* "offset=0x... count=0x..." */
+static void
+line_range(struct line *l, uint64_t offset, uint32_t count)
+{
+    line_str(l, "offset=");
+    line_num(l, offset, 16);
+    line_str(l, " count=");
+    line_num(l, count, 16);
+}
+
+/* "YYYY-MM-DD HH:MM:SS" of sec, made once per second.  log_lock held. */
+static const char *
+log_stamp(time_t sec)
+{
+    struct tm tm;
+
+    if (sec != stamp_sec) {
+        localtime_r(&sec, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+        stamp_sec = sec;
+    }
+    return stamp;
+}
+
 /* Write one line: timestamp, "connection=N " when h is not NULL, then
- * text.  Flushed at once so the log is complete even after a crash.
+ * the len bytes of text.  An urgent line is flushed at once; others wait
+ * in the buffer for the flusher thread (if it runs), at most FLUSH_MS.
  */
 static void
-log_write(const struct handle *h, const char *text)
+log_write(const struct handle *h, const char *text, size_t len, bool urgent)
 {
     struct timeval tv;
-    struct tm tm;
-    char stamp[32];
+    char usec[8];
+    long u;
+    int i;
 
     /* The time is taken under the lock so it never goes back in the file. */
     pthread_mutex_lock(&log_lock);
     gettimeofday(&tv, NULL);
-    localtime_r(&tv.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
     if (logfile) {
-        fprintf(logfile, "%s.%06ld ", stamp, (long)tv.tv_usec);
+        u = tv.tv_usec;
+        usec[0] = '.';
+        for (i = 6; i >= 1; i--, u /= 10)
+            usec[i] = (char)('0' + u % 10);
+        usec[7] = ' ';
+        fputs_unlocked(log_stamp(tv.tv_sec), logfile);
+        fwrite_unlocked(usec, 1, sizeof usec, logfile);
         if (h)
-            fprintf(logfile, "connection=%" PRIu64 " ", h->connection);
-        fprintf(logfile, "%s\n", text);
-        fflush(logfile);
+            fputs_unlocked(h->prefix, logfile);
+        fwrite_unlocked(text, 1, len, logfile);
+        putc_unlocked('\n', logfile);
+        if (urgent || !flusher_running) {
+            fflush_unlocked(logfile);
+            dirty = false;
+        } else if (!dirty) {
+            dirty = true;
+            if (flusher_idle)
+                pthread_cond_signal(&flush_cond);
+        }
     }
     pthread_mutex_unlock(&log_lock);
+}
+
+/* The flusher thread: FLUSH_MS after the first line that waits, write
+ * out what the buffer holds.  Holds log_lock except while it waits.
+ */
+static void *
+log_flusher(void *arg)
+{
+    struct timespec deadline;
+
+    (void)arg;
+    pthread_mutex_lock(&log_lock);
+    while (!flusher_stop) {
+        if (!dirty) {
+            flusher_idle = true;
+            pthread_cond_wait(&flush_cond, &log_lock);
+            flusher_idle = false;
+            continue;
+        }
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += FLUSH_MS / 1000;
+        deadline.tv_nsec += FLUSH_MS % 1000 * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        while (!flusher_stop &&
+               pthread_cond_timedwait(&flush_cond, &log_lock, &deadline) == 0)
+            ;
+        fflush_unlocked(logfile);
+        dirty = false;
+    }
+    pthread_mutex_unlock(&log_lock);
+    return NULL;
 }
 
 /* Run /bin/bash -c text without waiting for it: the child forks the shell
@@ -201,25 +343,43 @@ log_script(const struct handle *h, enum log_type type, const char *act,
     free(text);
 }
 
-/* Log one event.  args is "key=value ..." in shell syntax, maybe "". */
+/* Log one event.  args is "key=value ..." in shell syntax, maybe "".
+ * Events other than requests, and failed requests, are urgent.
+ */
 static void
 log_emit(const struct handle *h, enum log_type type, const char *act,
          uint64_t id, const char *args)
 {
-    char *line;
-    char ids[32] = "";
+    bool urgent = h == NULL || type == LOG_PRINT || strstr(args, "error=");
+    struct line l = {.len = 0};
+    char ids[32] = "", *big;
 
-    if (logfile) {
+    if (logfile && strlen(act) + strlen(args) < sizeof l.buf - 40) {
+        if (type == LOG_LEAVE)
+            line_str(&l, "...");
+        line_str(&l, act);
+        if (id) {
+            line_str(&l, " id=");
+            line_num(&l, id, 10);
+        }
+        if (*args) {
+            line_str(&l, " ");
+            line_str(&l, args);
+        }
+        if (type == LOG_ENTER)
+            line_str(&l, " ...");
+        log_write(h, l.buf, l.len, urgent);
+    } else if (logfile) {
+        /* Long events (export and extent lists) are rare. */
         if (id)
             snprintf(ids, sizeof ids, " id=%" PRIu64, id);
-        if (asprintf(&line, "%s%s%s%s%s%s", type == LOG_LEAVE ? "..." : "", act,
-                     ids, *args ? " " : "", args,
-                     type == LOG_ENTER ? " ..." : "") == -1) {
+        if (asprintf(&big, "%s%s%s %s%s", type == LOG_LEAVE ? "..." : "", act,
+                     ids, args, type == LOG_ENTER ? " ..." : "") == -1) {
             nbdkit_error("log: asprintf: %m");
             return;
         }
-        log_write(h, line);
-        free(line);
+        log_write(h, big, strlen(big), urgent);
+        free(big);
     }
     if (logscript)
         log_script(h, type, act, id, args);
@@ -291,6 +451,8 @@ log_get_ready(int thread_model)
             nbdkit_error("open: %s: %m", logfilename);
             return -1;
         }
+        /* Lines leave in batches (see log_write). */
+        setvbuf(logfile, NULL, _IOFBF, 65536);
     }
     log_emitf(NULL, LOG_PRINT, "Ready", 0, "thread_model=%d", thread_model);
     return 0;
@@ -299,7 +461,21 @@ log_get_ready(int thread_model)
 static int
 log_after_fork(nbdkit_backend *backend)
 {
+    int err;
+
     log_emitf(NULL, LOG_PRINT, "Fork", 0, "%s", "");
+    if (logfile == NULL)
+        return 0;
+    /* Threads do not survive the fork that daemonises: start it here. */
+    err = pthread_create(&flusher, NULL, log_flusher, NULL);
+    if (err) {
+        errno = err;
+        nbdkit_error("log: pthread_create: %m");
+        return -1;
+    }
+    pthread_mutex_lock(&log_lock);
+    flusher_running = true;
+    pthread_mutex_unlock(&log_lock);
     return 0;
 }
 
@@ -430,6 +606,8 @@ log_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
     }
     h->tls = is_tls;
     h->connection = log_next_id(&connections);
+    snprintf(h->prefix, sizeof h->prefix, "connection=%" PRIu64 " ",
+             h->connection);
     return h;
 }
 
@@ -501,42 +679,68 @@ log_prepare(nbdkit_next *next, void *handle, int readonly)
     return 0;
 }
 
-/* Log the start of a request and return its id. */
-static uint64_t log_begin(struct handle *h, const char *act, const char *fs,
-                          ...) ATTRIBUTE_FORMAT_PRINTF(3, 4);
-
+/* Log the start of a request (args as log_emit) and return its id. */
 static uint64_t
-log_begin(struct handle *h, const char *act, const char *fs, ...)
+log_begin(struct handle *h, const char *act, const struct line *args)
 {
     uint64_t id = __atomic_add_fetch(&h->id, 1, __ATOMIC_SEQ_CST);
-    va_list ap;
-    char *args;
-    int r;
+    char text[sizeof args->buf + 1];
 
     if (!log_active())
         return id;
-    va_start(ap, fs);
-    r = vasprintf(&args, fs, ap);
-    va_end(ap);
-    if (r == -1) {
-        nbdkit_error("log: vasprintf: %m");
-        return id;
-    }
-    log_emit(h, LOG_ENTER, act, id, args);
-    free(args);
+    memcpy(text, args->buf, args->len);
+    text[args->len] = '\0';
+    log_emit(h, LOG_ENTER, act, id, text);
     return id;
+}
+
+/* log_begin with "offset=0x... count=0x..." and then extra. */
+static uint64_t
+log_begin_range(struct handle *h, const char *act, uint64_t offset,
+                uint32_t count, const struct line *extra)
+{
+    struct line l = {.len = 0};
+
+    line_range(&l, offset, count);
+    if (extra)
+        line_mem(&l, extra->buf, extra->len);
+    return log_begin(h, act, &l);
+}
+
+/* " fua=0|1" */
+static struct line
+log_fua(uint32_t flags)
+{
+    struct line l = {.len = 0};
+
+    line_flag(&l, "fua", flags & NBDKIT_FLAG_FUA);
+    return l;
 }
 
 /* Log the end of a request: "return=R [error=E]". */
 static void
 log_end(struct handle *h, const char *act, uint64_t id, int r, int err)
 {
-    struct log_args a;
+    struct line l = {.len = 0};
+    const char *name;
+    char text[sizeof l.buf + 1];
 
-    if (!log_active() || log_args_open(&a) == -1)
+    if (!log_active())
         return;
-    log_print_result(a.fp, r, err);
-    log_args_emit(&a, h, LOG_LEAVE, act, id);
+    line_str(&l, r == -1 ? "return=-1" : "return=");
+    if (r != -1)
+        line_num(&l, (uint64_t)r, 10);
+    if (r == -1) {
+        name = strerrorname_np(err);
+        line_str(&l, " error=");
+        if (name)
+            line_str(&l, name);
+        else
+            line_num(&l, (uint64_t)err, 10);
+    }
+    memcpy(text, l.buf, l.len);
+    text[l.len] = '\0';
+    log_emit(h, LOG_LEAVE, act, id, text);
 }
 
 static int
@@ -546,8 +750,7 @@ log_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Read", "offset=0x%" PRIx64 " count=0x%" PRIx32,
-                   offset, count);
+    id = log_begin_range(handle, "Read", offset, count, NULL);
     r = next->pread(next, buf, count, offset, flags, err);
     log_end(handle, "Read", id, r, r == -1 ? *err : 0);
     return r;
@@ -557,12 +760,11 @@ static int
 log_pwrite(nbdkit_next *next, void *handle, const void *buf, uint32_t count,
            uint64_t offset, uint32_t flags, int *err)
 {
+    struct line fua = log_fua(flags);
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Write",
-                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d", offset,
-                   count, !!(flags & NBDKIT_FLAG_FUA));
+    id = log_begin_range(handle, "Write", offset, count, &fua);
     r = next->pwrite(next, buf, count, offset, flags, err);
     log_end(handle, "Write", id, r, r == -1 ? *err : 0);
     return r;
@@ -574,7 +776,7 @@ log_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Flush", "%s", "");
+    id = log_begin(handle, "Flush", &(struct line){.len = 0});
     r = next->flush(next, flags, err);
     log_end(handle, "Flush", id, r, r == -1 ? *err : 0);
     return r;
@@ -584,12 +786,11 @@ static int
 log_trim(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
          uint32_t flags, int *err)
 {
+    struct line fua = log_fua(flags);
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Trim",
-                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d", offset,
-                   count, !!(flags & NBDKIT_FLAG_FUA));
+    id = log_begin_range(handle, "Trim", offset, count, &fua);
     r = next->trim(next, count, offset, flags, err);
     log_end(handle, "Trim", id, r, r == -1 ? *err : 0);
     return r;
@@ -599,14 +800,14 @@ static int
 log_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
          uint32_t flags, int *err)
 {
+    struct line extra = {.len = 0};
     uint64_t id;
     int r;
 
-    id = log_begin(
-        handle, "Zero",
-        "offset=0x%" PRIx64 " count=0x%" PRIx32 " trim=%d fua=%d fast=%d",
-        offset, count, !!(flags & NBDKIT_FLAG_MAY_TRIM),
-        !!(flags & NBDKIT_FLAG_FUA), !!(flags & NBDKIT_FLAG_FAST_ZERO));
+    line_flag(&extra, "trim", flags & NBDKIT_FLAG_MAY_TRIM);
+    line_flag(&extra, "fua", flags & NBDKIT_FLAG_FUA);
+    line_flag(&extra, "fast", flags & NBDKIT_FLAG_FAST_ZERO);
+    id = log_begin_range(handle, "Zero", offset, count, &extra);
     r = next->zero(next, count, offset, flags, err);
     log_end(handle, "Zero", id, r, r == -1 ? *err : 0);
     return r;
@@ -619,8 +820,7 @@ log_cache(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Cache", "offset=0x%" PRIx64 " count=0x%" PRIx32,
-                   offset, count);
+    id = log_begin_range(handle, "Cache", offset, count, NULL);
     r = next->cache(next, count, offset, flags, err);
     log_end(handle, "Cache", id, r, r == -1 ? *err : 0);
     return r;
@@ -674,12 +874,12 @@ static int
 log_extents(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
             uint32_t flags, struct nbdkit_extents *extents, int *err)
 {
+    struct line extra = {.len = 0};
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Extents",
-                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " req_one=%d",
-                   offset, count, !!(flags & NBDKIT_FLAG_REQ_ONE));
+    line_flag(&extra, "req_one", flags & NBDKIT_FLAG_REQ_ONE);
+    id = log_begin_range(handle, "Extents", offset, count, &extra);
     r = next->extents(next, count, offset, flags, extents, err);
     log_extents_end(handle, id, extents, r, r == -1 ? *err : 0);
     return r;
@@ -738,8 +938,8 @@ log_read_iov(void *next, void *handle, uint32_t count, uint64_t offset,
     }
     r = next_zc->read_iov(next, count, offset, flags, iov, max, n, &z->cookie,
                           err);
-    z->id = log_begin(handle, "Read", "offset=0x%" PRIx64 " count=0x%" PRIx32,
-                      offset, r == -1 ? count : (uint32_t)r);
+    z->id = log_begin_range(handle, "Read", offset,
+                            r == -1 ? count : (uint32_t)r, NULL);
     if (r == -1) {
         log_end(handle, "Read", z->id, -1, *err);
         free(z);
@@ -766,8 +966,7 @@ log_read_fd(void *next, void *handle, uint32_t count, uint64_t offset,
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Read", "offset=0x%" PRIx64 " count=0x%" PRIx32,
-                   offset, count);
+    id = log_begin_range(handle, "Read", offset, count, NULL);
     r = next_zc->read_fd(next, count, offset, flags, fd, fd_offset, err);
     log_end(handle, "Read", id, r, r == -1 ? *err : 0);
     return r;
@@ -800,13 +999,12 @@ log_write_iov_end(void *next, void *handle, void *cookie, int commit,
                   uint32_t flags, int *err)
 {
     struct log_zc *z = cookie;
+    struct line fua = log_fua(flags);
     uint64_t id = 0;
     int r;
 
     if (commit)
-        id = log_begin(handle, "Write",
-                       "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d",
-                       z->offset, z->count, !!(flags & NBDKIT_FLAG_FUA));
+        id = log_begin_range(handle, "Write", z->offset, z->count, &fua);
     r = next_zc->write_iov_end(next, z->cookie, commit, flags, err);
     if (commit)
         log_end(handle, "Write", id, r, r == -1 ? *err : 0);
@@ -818,12 +1016,11 @@ static int
 log_write_pipe(void *next, void *handle, uint32_t count, uint64_t offset,
                uint32_t flags, int pipe, int *err)
 {
+    struct line fua = log_fua(flags);
     uint64_t id;
     int r;
 
-    id = log_begin(handle, "Write",
-                   "offset=0x%" PRIx64 " count=0x%" PRIx32 " fua=%d", offset,
-                   count, !!(flags & NBDKIT_FLAG_FUA));
+    id = log_begin_range(handle, "Write", offset, count, &fua);
     r = next_zc->write_pipe(next, count, offset, flags, pipe, err);
     log_end(handle, "Write", id, r, r == -1 ? *err : 0);
     return r;
