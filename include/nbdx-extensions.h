@@ -226,6 +226,19 @@ typedef const struct nbdx_filter_extension *(*nbdx_filter_extension_init_fn)(
     const struct nbdx_next_zc *server);
 #define NBDX_FILTER_EXTENSION_INIT_SYMBOL "nbdx_filter_extension_init"
 
+/* In a filter: define nbdx_filter_extension_init, which stores the
+ * server's calls in the filter's pointer next_zc and returns &extension.
+ */
+#define NBDX_REGISTER_FILTER_EXTENSION(extension, next_zc)                     \
+    const struct nbdx_filter_extension *nbdx_filter_extension_init(            \
+        const struct nbdx_next_zc *server);                                    \
+    const struct nbdx_filter_extension *nbdx_filter_extension_init(            \
+        const struct nbdx_next_zc *server)                                     \
+    {                                                                          \
+        (next_zc) = server;                                                    \
+        return &(extension);                                                   \
+    }
+
 #ifdef __cplusplus
 }
 #endif

@@ -233,12 +233,4 @@ static const struct nbdx_filter_extension extension = {
     .write_pipe = offset_write_pipe,
 };
 
-const struct nbdx_filter_extension *
-nbdx_filter_extension_init(const struct nbdx_next_zc *server);
-
-const struct nbdx_filter_extension *
-nbdx_filter_extension_init(const struct nbdx_next_zc *server)
-{
-    next_zc = server;
-    return &extension;
-}
+NBDX_REGISTER_FILTER_EXTENSION(extension, next_zc)
