@@ -23,22 +23,18 @@
 
 #include "internal.h"
 #include "options.h"
+#include "shell-quote.h"
 
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static int command_status; /* guarded by status_lock; 0 until it ends */
 
-/* NAME='VALUE' with VALUE single-quoted for sh. */
+/* NAME='VALUE' with VALUE single-quoted for sh; NULL is ''. */
 static void
 captive_assign(FILE *fp, const char *name, const char *value)
 {
-    fprintf(fp, "%s='", name);
-    for (; value && *value; value++) {
-        if (*value == '\'')
-            fputs("'\\''", fp);
-        else
-            fputc(*value, fp);
-    }
-    fputs("'\n", fp);
+    fprintf(fp, "%s=", name);
+    shell_quote_fp(fp, value ? value : "");
+    fputc('\n', fp);
 }
 
 /* tls=1 (on) or 2 (require), and where the client finds credentials;

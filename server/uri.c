@@ -15,19 +15,13 @@
 
 #include "internal.h"
 #include "options.h"
+#include "percent.h"
 
 /* Write s percent-encoded, keeping unreserved characters and '/'. */
 static void
 uri_quote(FILE *fp, const char *s)
 {
-    for (; *s; s++) {
-        unsigned char c = *s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || strchr("-._~/", c))
-            fputc(c, fp);
-        else
-            fprintf(fp, "%%%02X", c);
-    }
+    percent_encode_fp(fp, s, "/");
 }
 
 static void
