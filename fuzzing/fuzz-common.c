@@ -2,8 +2,8 @@
 /* fuzz-common.c: one in-process connection per fuzz input.
  *
  * The server code is linked in (main.c with main renamed), so the
- * harness sets the globals main would set, loads the fuzz plugin the way
- * main does, and then runs handle_single_connection in a thread on one
+ * harness sets the options main would parse, loads the fuzz plugin the
+ * way main does, and then runs handle_single_connection in a thread on one
  * end of a socketpair while this thread plays the client on the other.
  */
 
@@ -21,6 +21,7 @@
 
 #include "internal.h"
 #include "nbd-protocol.h"
+#include "options.h"
 
 #include "fuzz-common.h"
 
@@ -57,11 +58,11 @@ fuzz_setup(void)
     threadlocal_init();
     quit_init();
     if (getenv("NBDX_FUZZ_VERBOSE"))
-        verbose = true;
+        options.verbose = true;
     else
         log_set_target("null");
-    threads = 1;
-    tls = 0;
+    options.threads = 1;
+    options.tls = 0;
     top = plugin_load(path, NULL);
     top->config_complete(top);
     thread_model = top->thread_model(top);

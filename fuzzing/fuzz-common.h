@@ -14,7 +14,7 @@
 
 #include "fuzz-plugin.h"
 
-/* Load the plugin and set the server globals, once per process.  Returns
+/* Load the plugin and set the server's options, once per process.  Returns
  * the plugin's control block.
  */
 struct fuzz_plugin_control *fuzz_setup(void);

@@ -27,12 +27,12 @@ NBDKIT_DLL_PUBLIC int nbdkit_debug_backend_controlpath = 1;
 
 #define datapath_debug(fs, ...)                                                \
     do {                                                                       \
-        if (verbose && nbdkit_debug_backend_datapath)                          \
+        if (opts->verbose && nbdkit_debug_backend_datapath)                    \
             nbdkit_debug((fs), ##__VA_ARGS__);                                 \
     } while (0)
 #define controlpath_debug(fs, ...)                                             \
     do {                                                                       \
-        if (verbose && nbdkit_debug_backend_controlpath)                       \
+        if (opts->verbose && nbdkit_debug_backend_controlpath)                 \
             nbdkit_debug((fs), ##__VA_ARGS__);                                 \
     } while (0)
 

@@ -43,13 +43,13 @@ captive_assign(FILE *fp, const char *name, const char *value)
 static void
 captive_tls(FILE *fp)
 {
-    if (tls <= 0)
+    if (opts->tls <= 0)
         return;
-    fprintf(fp, "tls=%d\n", tls);
-    if (tls_certificates_dir)
-        captive_assign(fp, "tls_certificates", tls_certificates_dir);
-    if (tls_psk)
-        captive_assign(fp, "tls_psk", tls_psk);
+    fprintf(fp, "tls=%d\n", opts->tls);
+    if (opts->tls_certificates_dir)
+        captive_assign(fp, "tls_certificates", opts->tls_certificates_dir);
+    if (opts->tls_psk)
+        captive_assign(fp, "tls_psk", opts->tls_psk);
 }
 
 /* The script run by sh: variable assignments, then the command. */
@@ -57,7 +57,8 @@ static char *
 captive_script(void)
 {
     CLEANUP_FREE char *uri = uri_make();
-    const char *tcp_port = unixsocket ? NULL : (port ? port : "10809");
+    const char *tcp_port =
+        opts->unixsocket ? NULL : (opts->port ? opts->port : "10809");
     char *s = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&s, &len);
@@ -67,10 +68,10 @@ captive_script(void)
     captive_assign(fp, "uri", uri);
     captive_assign(fp, "nbd", uri);
     captive_assign(fp, "port", tcp_port);
-    captive_assign(fp, "unixsocket", unixsocket);
-    captive_assign(fp, "exportname", exportname_from_cli);
+    captive_assign(fp, "unixsocket", opts->unixsocket);
+    captive_assign(fp, "exportname", opts->exportname);
     captive_tls(fp);
-    fprintf(fp, "%s\n", run);
+    fprintf(fp, "%s\n", opts->run);
     if (fclose(fp) == EOF)
         fatal("open_memstream: %m");
     return s;
@@ -134,7 +135,7 @@ run_command(void)
     pid_t *pidp;
     int err;
 
-    if (run == NULL)
+    if (opts->run == NULL)
         return;
     script = captive_script();
     pidp = malloc(sizeof *pidp);

@@ -199,7 +199,7 @@ workers_dispatch(struct workers *w, struct queued *q)
     w->inflight++;
     w->inflight_bytes += q->bytes;
     /* Idle workers may not have woken for earlier requests yet. */
-    if (w->queued > w->idle && w->nthreads < threads) {
+    if (w->queued > w->idle && w->nthreads < opts->threads) {
         int err = pthread_create(&w->tids[w->nthreads], NULL, worker_main, w);
         if (err == 0)
             w->nthreads++;
@@ -303,7 +303,7 @@ conn_serve_parallel(struct connection *conn)
     struct workers w = {.conn = conn};
     struct queued *q;
 
-    w.tids = calloc(threads, sizeof *w.tids);
+    w.tids = calloc(opts->threads, sizeof *w.tids);
     if (w.tids == NULL) {
         nbdkit_error("calloc: %m");
         return;
@@ -364,17 +364,17 @@ connections_wait_all(void)
 static void
 conn_run(struct connection *conn)
 {
-    if (top->preconnect(top, read_only) == -1)
+    if (top->preconnect(top, opts->read_only) == -1)
         return;
-    if (handshake_timeout_sec || handshake_timeout_nsec)
+    if (opts->handshake_timeout_sec || opts->handshake_timeout_nsec)
         conn->deadline_ms = transport_now_ms() +
-                            handshake_timeout_sec * UINT64_C(1000) +
-                            handshake_timeout_nsec / 1000000;
+                            opts->handshake_timeout_sec * UINT64_C(1000) +
+                            opts->handshake_timeout_nsec / 1000000;
     if (protocol_handshake(conn) == -1)
         return;
     conn->deadline_ms = 0;
     conn->transmission = true;
-    if (thread_model >= NBDKIT_THREAD_MODEL_PARALLEL && threads > 1)
+    if (thread_model >= NBDKIT_THREAD_MODEL_PARALLEL && opts->threads > 1)
         conn_serve_parallel(conn);
     else
         conn_serve_serial(conn);

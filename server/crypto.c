@@ -129,7 +129,7 @@ crypto_load_ca(const char *dir)
     int r;
 
     /* Only needed to check client certificates. */
-    if (!tls_verify_peer && access(ca, F_OK) == -1)
+    if (!opts->tls_verify_peer && access(ca, F_OK) == -1)
         return;
     crypto_need_file(ca);
     r = gnutls_certificate_set_x509_trust_file(x509_creds, ca,
@@ -292,7 +292,8 @@ crypto_load_psk(const char *file)
 static void
 crypto_init_priorities(void)
 {
-    const char *base = tls_priority ? tls_priority : DEFAULT_PRIORITY;
+    const char *base =
+        opts->tls_priority ? opts->tls_priority : DEFAULT_PRIORITY;
     CLEANUP_FREE char *s = NULL;
     const char *where = NULL;
     int r;
@@ -325,32 +326,33 @@ crypto_free(void)
 }
 
 void
-crypto_init(void)
+crypto_init(struct options *o)
 {
     CLEANUP_FREE char *dir = NULL;
 
-    if (tls == -1 && oldstyle)
-        tls = 0;
-    if (tls == 0)
+    if (o->tls == -1 && o->oldstyle)
+        o->tls = 0;
+    if (o->tls == 0)
         return;
-    if (tls_psk)
-        crypto_load_psk(tls_psk);
+    if (o->tls_psk)
+        crypto_load_psk(o->tls_psk);
     else {
-        dir = tls_certificates_dir ? strdup(tls_certificates_dir)
-                                   : crypto_default_dir();
+        dir = o->tls_certificates_dir ? strdup(o->tls_certificates_dir)
+                                      : crypto_default_dir();
         if (dir == NULL)
             fatal("strdup: %m");
         /* Without --tls, TLS is on only if there is something to use. */
-        if (tls == -1 && !tls_certificates_dir && !crypto_have_x509(dir)) {
-            tls = 0;
+        if (o->tls == -1 && !o->tls_certificates_dir &&
+            !crypto_have_x509(dir)) {
+            o->tls = 0;
             return;
         }
         crypto_load_x509(dir);
     }
     crypto_init_priorities();
     atexit(crypto_free);
-    if (tls == -1)
-        tls = 1;
+    if (o->tls == -1)
+        o->tls = 1;
 }
 
 /* ---- the transport under GnuTLS ---- */
@@ -456,7 +458,7 @@ crypto_session_setup(gnutls_session_t s)
     if (psk_creds)
         return gnutls_credentials_set(s, GNUTLS_CRD_PSK, psk_creds);
     r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, x509_creds);
-    if (r < 0 || !tls_verify_peer)
+    if (r < 0 || !opts->tls_verify_peer)
         return r;
     /* The chain must lead to the CA; names are not checked. */
     gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
@@ -554,7 +556,7 @@ crypto_save_dns(struct crypto_session *cs)
     gnutls_x509_crt_t crt;
     gnutls_datum_t dn;
 
-    if (psk_creds || !tls_verify_peer)
+    if (psk_creds || !opts->tls_verify_peer)
         return 0;
     peers = gnutls_certificate_get_peers(cs->session, &n);
     if (peers == NULL || n == 0)
@@ -727,11 +729,11 @@ crypto_negotiate_tls(struct connection *conn)
 #else /* !HAVE_GNUTLS */
 
 void
-crypto_init(void)
+crypto_init(struct options *o)
 {
-    if (tls > 0)
+    if (o->tls > 0)
         fatal("--tls: this nbdx was built without TLS support");
-    tls = 0;
+    o->tls = 0;
 }
 
 int

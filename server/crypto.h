@@ -13,11 +13,11 @@
 #include "internal.h"
 
 /* Settle TLS from the --tls* options before privileges are dropped:
- * load the credentials and compile the priority string.  tls == -1 (no
- * --tls given) becomes 1 if credentials are found, else 0.  Exits with
- * a one-line message if the files or the priority string are bad.
+ * load the credentials and compile the priority string.  o->tls == -1
+ * (no --tls given) becomes 1 if credentials are found, else 0.  Exits
+ * with a one-line message if the files or the priority string are bad.
  */
-void crypto_init(void);
+void crypto_init(struct options *o);
 
 /* After the STARTTLS ACK: run the TLS handshake on conn's socket and
  * route conn->recv/send/shut_writes/close through TLS.  On -1 the

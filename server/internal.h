@@ -30,34 +30,93 @@
 #define NORETURN
 #endif
 
-/* ---- main.c: configuration from the command line ----
- * All set before any connection is accepted and read-only afterwards.
+/* ---- main.c: the command line ----
+ * struct options holds nbdx's own settings, one field per flag (its
+ * aliases are in main.c).  The one instance is filled by
+ * options_parse and settled by the startup steps main.c runs
+ * (options_check, crypto_init, the private socket of -U -), all before
+ * the first connection; afterwards it is only read, so it needs no
+ * lock.  Everything else reads it through opts, which is const so the
+ * compiler holds the connection and protocol code to that; the writable
+ * instance is declared in options.h, for startup code only.
+ *
+ * Two flags are not here because their owners parse them as they come:
+ * --log (log.c) and -D (debug-flags.c).
  */
-extern const char *program_name;       /* "nbdx" */
-extern int tls;                        /* 0 off, 1 on, 2 require */
-extern const char *tls_certificates_dir;
-extern const char *tls_psk;
-extern bool tls_verify_peer;
-extern const char *tls_priority; /* --tls-priority, NULL = default */
-extern bool read_only;                 /* -r */
-extern const char *exportname_from_cli; /* -e, for --run and --print-uri */
-extern bool foreground;                /* -f */
-extern bool oldstyle;                  /* -o */
-extern bool no_sr;                     /* --no-sr */
-extern bool no_mc;                     /* --no-mc */
-extern bool verbose;                   /* -v */
-extern bool listen_stdin;              /* -s */
-extern bool keepalive;                 /* --keepalive */
-extern int mask_handshake;             /* --mask-handshake, default 3 */
-extern unsigned threads;               /* -t, worker threads per connection */
-extern unsigned handshake_timeout_sec; /* --timeout, 0 = none */
-extern unsigned handshake_timeout_nsec;
-extern const char *unixsocket;         /* -U, resolved path or NULL */
-extern const char *port;               /* -p */
-extern const char *ipaddr;             /* -i */
-extern const char *run;                /* --run */
-extern int thread_model;               /* effective, after all layers load */
-extern struct backend *top;            /* outermost layer (client side) */
+DEFINE_VECTOR_TYPE(name_vector, const char *);
+
+struct options {
+    /* Where to listen: one of -U, -p/-i, -s or socket activation.
+     * unixsocket is -U: an absolute path, or "-" (a private socket, also
+     * implied by --run) until main.c makes one; NULL if not given.
+     */
+    const char *unixsocket;
+    const char *port;         /* -p, NULL = 10809 */
+    const char *ipaddr;       /* -i, NULL = every address */
+    int ipv_family;           /* -4 AF_INET, -6 AF_INET6, else AF_UNSPEC */
+    bool listen_stdin;        /* -s: stdin and stdout are the one client */
+    bool keepalive;           /* --keepalive */
+    unsigned max_connections; /* --max-connections, 0 = no limit */
+    /* --timeout, for the handshake: 0 = none. */
+    unsigned handshake_timeout_sec;
+    unsigned handshake_timeout_nsec;
+
+    /* What the client gets. */
+    bool read_only;         /* -r */
+    const char *exportname; /* -e, for --run and --print-uri only */
+    bool oldstyle;          /* -o (-n clears it) */
+    bool no_sr;             /* --no-sr */
+    bool no_mc;             /* --no-mc */
+    int mask_handshake;     /* --mask-handshake, default 3 */
+    unsigned threads;       /* -t, worker threads per connection */
+
+    /* TLS.  tls is --tls: 0 off, 1 on, 2 require; -1 (not given) until
+     * crypto_init settles it to 0 or 1.
+     */
+    int tls;
+    const char *tls_certificates_dir; /* --tls-certificates */
+    const char *tls_psk;              /* --tls-psk */
+    const char *tls_priority;         /* --tls-priority, NULL = default */
+    bool tls_verify_peer;             /* --tls-verify-peer */
+
+    /* The process.  foreground is -f, also implied by -s, --run,
+     * --exit-with-parent and socket activation.
+     */
+    bool foreground;
+    bool verbose;          /* -v */
+    const char *pidfile;   /* -P, made absolute */
+    const char *user;      /* -u */
+    const char *group;     /* -g */
+    const char *run;       /* --run */
+    bool exit_with_parent; /* --exit-with-parent */
+    bool print_uri;        /* --print-uri */
+    bool swap;             /* --swap: mlockall */
+
+    /* The stack: --filter, in command-line order (strings are argv's). */
+    name_vector filters;
+
+    /* Print something and exit. */
+    bool dump_config;   /* --dump-config */
+    bool dump_plugin;   /* --dump-plugin */
+    bool help;          /* --help */
+    bool version;       /* -V */
+    bool short_options; /* --short-options */
+    bool long_options;  /* --long-options */
+};
+extern const struct options *const opts;
+
+/* Runtime state is not an option, so it is not in struct options: each
+ * piece stays a named global beside the code that sets it.  A struct of
+ * them would only gather unrelated lifetimes under one name.  Here are
+ * the ones the connection code reads; options.h has the process-level
+ * rest (forked_into_background, socket_activation, original_parent).
+ */
+extern const char *program_name; /* main.c: "nbdx", for messages */
+/* main.c: the outermost layer (client side), from stack_load until
+ * stack_unload; and the effective thread model, the strictest layer's.
+ */
+extern struct backend *top;
+extern int thread_model;
 
 /* ---- quit.c: server-wide shutdown ----
  * quit is set once and never cleared; quit_fd becomes readable then, so
@@ -85,7 +144,7 @@ int log_set_target(const char *arg); /* --log=ARG; -1 if invalid */
 void log_verror(const char *fs, va_list args);
 #define debug(fs, ...)                                                         \
     do {                                                                       \
-        if (verbose)                                                           \
+        if (opts->verbose)                                                     \
             nbdkit_debug((fs), ##__VA_ARGS__);                                 \
     } while (0)
 /* Print a message prefixed "nbdx: " and exit(1).  For startup only. */
@@ -120,7 +179,6 @@ DEFINE_VECTOR_TYPE(int_vector, int);
 void sockets_bind(int_vector *fds);
 /* Accept until quit, running each connection in its own thread. */
 void sockets_accept_loop(const int_vector *fds);
-extern int ipv_family; /* AF_UNSPEC, AF_INET (-4) or AF_INET6 (-6) */
 
 /* ---- connection.c, transport.c: one client ----
  *

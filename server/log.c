@@ -191,7 +191,7 @@ nbdkit_vdebug(const char *fs, va_list args)
     char prefix[256];
     char *msg;
 
-    if (!verbose)
+    if (!opts->verbose)
         return;
     log_prefix(prefix, sizeof prefix);
     msg = log_format(err, fs, args);

@@ -7,7 +7,9 @@
  * thread model; get_ready; bind; drop privileges; daemonise; after_fork;
  * write the pidfile; serve until quit; cleanup and unload.
  *
- * Every global here is written only before the first connection.
+ * The options live in struct options (internal.h); the state here that
+ * is not an option is a named global each (see internal.h for why not a
+ * struct), written only before the first connection.
  */
 
 #include <dlfcn.h>
@@ -16,11 +18,13 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -29,48 +33,19 @@
 #include "internal.h"
 #include "options.h"
 
-const char *program_name = "nbdx";
-int tls = -1; /* until crypto_init: -1 = no --tls given */
-const char *tls_certificates_dir;
-const char *tls_psk;
-bool tls_verify_peer;
-const char *tls_priority;
-bool read_only;
-const char *exportname_from_cli = "";
-bool foreground;
-bool oldstyle;
-bool no_sr;
-bool no_mc;
-bool verbose;
-bool listen_stdin;
-bool keepalive;
-int mask_handshake = 3;
-unsigned threads = 16;
-/* Bounded by default: see nbdx-security(1). */
-unsigned handshake_timeout_sec = 60;
-unsigned handshake_timeout_nsec;
-const char *unixsocket;
-const char *port;
-const char *ipaddr;
-const char *run;
-int thread_model;
-struct backend *top;
-
-const char *pidfile;
-unsigned max_connections = 1024;
-bool exit_with_parent;
-bool forked_into_background;
-unsigned socket_activation;
-pid_t original_parent;
-
-DEFINE_VECTOR_TYPE(string_vector, const char *);
-
-/* Options that only matter inside main.c. */
-static string_vector filters = empty_vector; /* --filter, command order */
-static bool dump_config, dump_plugin, help, version, print_uri, swap;
-static bool short_options_wanted, long_options_wanted;
-static char *private_dir; /* owned: mkdtemp dir of -U -, removed at exit */
-static char **saved_argv; /* argv before getopt permutes it */
+/* nbdkit's defaults. */
+struct options options = {
+    .ipv_family = AF_UNSPEC,
+    .max_connections = 1024,
+    /* Bounded by default: see nbdx-security(1). */
+    .handshake_timeout_sec = 60,
+    .exportname = "",
+    .mask_handshake = 3,
+    .threads = 16,
+    .tls = -1,
+    .filters = empty_vector,
+};
+const struct options *const opts = &options;
 
 enum {
     OPT_DUMP_CONFIG = 256,
@@ -99,10 +74,10 @@ enum {
     OPT_VSOCK,
 };
 
-static const char short_options[] = "46D:e:fg:i:nop:P:rst:u:U:vV";
+static const char options_short[] = "46D:e:fg:i:nop:P:rst:u:U:vV";
 
 /* Aliases follow the name nbdkit documents first. */
-static const struct option long_options[] = {
+static const struct option options_long[] = {
     {"debug", required_argument, NULL, 'D'},
     {"dump-config", no_argument, NULL, OPT_DUMP_CONFIG},
     {"dump-plugin", no_argument, NULL, OPT_DUMP_PLUGIN},
@@ -196,9 +171,8 @@ static const char usage_text[] =
     "PLUGIN is a name (memory, file, ...) or the path of a plugin .so.\n"
     "Read the nbdx(1) manual page for full usage.\n";
 
-/* One line on stderr, then exit 1. */
-static NORETURN void ATTRIBUTE_FORMAT_PRINTF(1, 2)
-    main_usage_error(const char *fs, ...)
+void
+options_usage_error(const char *fs, ...)
 {
     int err = errno;
     va_list args;
@@ -212,42 +186,35 @@ static NORETURN void ATTRIBUTE_FORMAT_PRINTF(1, 2)
     exit(1);
 }
 
+void
+options_print_usage(void)
+{
+    fputs(usage_text, stdout);
+}
+
 static void
-main_print_short_options(void)
+options_print_short(void)
 {
     const char *p;
 
-    for (p = short_options; *p; p++)
+    for (p = options_short; *p; p++)
         if (*p != ':')
             printf("-%c\n", *p);
 }
 
 static void
-main_print_long_options(void)
+options_print_long(void)
 {
-    const struct option *o;
+    const struct option *l;
 
-    for (o = long_options; o->name; o++)
-        printf("--%s\n", o->name);
-}
-
-/* malloc'd path of the running binary, or NULL. */
-static char *
-main_self_path(void)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-
-    if (n == -1)
-        return NULL;
-    buf[n] = '\0';
-    return strdup(buf);
+    for (l = options_long; l->name; l++)
+        printf("--%s\n", l->name);
 }
 
 static void
-main_dump_config(void)
+options_dump_config(void)
 {
-    CLEANUP_FREE char *binary = main_self_path();
+    CLEANUP_FREE char *binary = paths_self();
     unsigned major = 0, minor = 0;
 
     sscanf(PACKAGE_VERSION, "%u.%u", &major, &minor);
@@ -282,7 +249,7 @@ main_dump_config(void)
  * the server may chdir("/") later.
  */
 static char *
-main_absolute(const char *path)
+options_absolute(const char *path)
 {
     char cwd[PATH_MAX];
     char *s;
@@ -300,7 +267,7 @@ main_absolute(const char *path)
 
 /* --tls=WORD: 0 off, 1 on, 2 require, -1 unknown. */
 static int
-main_parse_tls(const char *s)
+options_parse_tls(const char *s)
 {
     static const char *const off[] = {"off", "false", "no", "n", "f", "0"};
     static const char *const on[] = {"on", "true", "yes", "y", "t", "1"};
@@ -318,60 +285,60 @@ main_parse_tls(const char *s)
     return -1;
 }
 
-/* Options with a value to check.  Returns false if c is not one. */
+/* Flags with a value to check.  Returns false if c is not one. */
 static bool
-main_option_value(int c, const char *arg)
+options_value(struct options *o, int c, const char *arg)
 {
     switch (c) {
     case 'D':
         debug_flags_add(arg);
         break;
     case 'e':
-        exportname_from_cli = arg;
+        o->exportname = arg;
         break;
     case 'P':
-        pidfile = main_absolute(arg);
+        o->pidfile = options_absolute(arg);
         break;
     case 't':
-        if (nbdkit_parse_unsigned("-t", arg, &threads) == -1)
+        if (nbdkit_parse_unsigned("-t", arg, &o->threads) == -1)
             exit(1);
-        if (threads == 0)
-            main_usage_error("-t: the number of threads must be at least 1");
+        if (o->threads == 0)
+            options_usage_error("-t: the number of threads must be at least 1");
         break;
     case 'U':
-        unixsocket = strcmp(arg, "-") == 0 ? "-" : main_absolute(arg);
+        o->unixsocket = strcmp(arg, "-") == 0 ? "-" : options_absolute(arg);
         break;
     case OPT_FILTER:
-        if (string_vector_append(&filters, arg) == -1)
+        if (name_vector_append(&o->filters, arg) == -1)
             fatal("realloc: %m");
         break;
     case OPT_LOG:
         if (log_set_target(arg) == -1)
-            main_usage_error("--log=%s: expected default, stderr, syslog, "
-                             "null or an absolute path (%m)",
-                             arg);
+            options_usage_error("--log=%s: expected default, stderr, syslog, "
+                                "null or an absolute path (%m)",
+                                arg);
         break;
     case OPT_MASK_HANDSHAKE: {
         unsigned mask;
         if (nbdkit_parse_unsigned("--mask-handshake", arg, &mask) == -1)
             exit(1);
-        mask_handshake = mask;
+        o->mask_handshake = mask;
         break;
     }
     case OPT_MAX_CONNECTIONS:
-        if (nbdkit_parse_unsigned("--max-connections", arg, &max_connections) ==
-            -1)
+        if (nbdkit_parse_unsigned("--max-connections", arg,
+                                  &o->max_connections) == -1)
             exit(1);
         break;
     case OPT_TIMEOUT:
-        if (nbdkit_parse_delay("--timeout", arg, &handshake_timeout_sec,
-                               &handshake_timeout_nsec) == -1)
+        if (nbdkit_parse_delay("--timeout", arg, &o->handshake_timeout_sec,
+                               &o->handshake_timeout_nsec) == -1)
             exit(1);
         break;
     case OPT_TLS:
-        tls = main_parse_tls(arg);
-        if (tls == -1)
-            main_usage_error("--tls=%s: expected off, on or require", arg);
+        o->tls = options_parse_tls(arg);
+        if (o->tls == -1)
+            options_usage_error("--tls=%s: expected off, on or require", arg);
         break;
     default:
         return false;
@@ -379,97 +346,97 @@ main_option_value(int c, const char *arg)
     return true;
 }
 
-/* Options that store their argument or set a flag. */
+/* Flags that store their argument or set a bool. */
 static bool
-main_option_simple(int c, const char *arg)
+options_simple(struct options *o, int c, const char *arg)
 {
     switch (c) {
     case '4':
-        ipv_family = AF_INET;
+        o->ipv_family = AF_INET;
         break;
     case '6':
-        ipv_family = AF_INET6;
+        o->ipv_family = AF_INET6;
         break;
     case 'f':
-        foreground = true;
+        o->foreground = true;
         break;
     case 'g':
-        group = arg;
+        o->group = arg;
         break;
     case 'i':
-        ipaddr = arg;
+        o->ipaddr = arg;
         break;
     case 'n':
-        oldstyle = false;
+        o->oldstyle = false;
         break;
     case 'o':
-        oldstyle = true;
+        o->oldstyle = true;
         break;
     case 'p':
-        port = arg;
+        o->port = arg;
         break;
     case 'r':
-        read_only = true;
+        o->read_only = true;
         break;
     case 's':
-        listen_stdin = true;
+        o->listen_stdin = true;
         break;
     case 'u':
-        user = arg;
+        o->user = arg;
         break;
     case 'v':
-        verbose = true;
+        o->verbose = true;
         break;
     case 'V':
-        version = true;
+        o->version = true;
         break;
     case OPT_DUMP_CONFIG:
-        dump_config = true;
+        o->dump_config = true;
         break;
     case OPT_DUMP_PLUGIN:
-        dump_plugin = true;
+        o->dump_plugin = true;
         break;
     case OPT_EXIT_WITH_PARENT:
-        exit_with_parent = true;
+        o->exit_with_parent = true;
         break;
     case OPT_HELP:
-        help = true;
+        o->help = true;
         break;
     case OPT_KEEPALIVE:
-        keepalive = true;
+        o->keepalive = true;
         break;
     case OPT_LONG_OPTIONS:
-        long_options_wanted = true;
+        o->long_options = true;
         break;
     case OPT_NO_MC:
-        no_mc = true;
+        o->no_mc = true;
         break;
     case OPT_NO_SR:
-        no_sr = true;
+        o->no_sr = true;
         break;
     case OPT_PRINT_URI:
-        print_uri = true;
+        o->print_uri = true;
         break;
     case OPT_RUN:
-        run = arg;
+        o->run = arg;
         break;
     case OPT_SHORT_OPTIONS:
-        short_options_wanted = true;
+        o->short_options = true;
         break;
     case OPT_SWAP:
-        swap = true;
+        o->swap = true;
         break;
     case OPT_TLS_CERTIFICATES:
-        tls_certificates_dir = arg;
+        o->tls_certificates_dir = arg;
         break;
     case OPT_TLS_PRIORITY:
-        tls_priority = arg;
+        o->tls_priority = arg;
         break;
     case OPT_TLS_PSK:
-        tls_psk = arg;
+        o->tls_psk = arg;
         break;
     case OPT_TLS_VERIFY_PEER:
-        tls_verify_peer = true;
+        o->tls_verify_peer = true;
         break;
     default:
         return false;
@@ -479,110 +446,113 @@ main_option_simple(int c, const char *arg)
 
 /* The option as the user wrote it, for error messages. */
 static NORETURN void
-main_bad_option(int c, int optind_now, char **argv)
+options_bad(int c, int optind_now, char **argv)
 {
     const char *arg = argv[optind_now - 1];
 
     if (c == ':') {
         if (optopt && optopt < 256)
-            main_usage_error("option -%c needs an argument", optopt);
-        main_usage_error("option %s needs an argument", arg);
+            options_usage_error("option -%c needs an argument", optopt);
+        options_usage_error("option %s needs an argument", arg);
     }
     if (optopt && optopt < 256)
-        main_usage_error("unknown option -%c", optopt);
-    main_usage_error("unknown option %.*s", (int)strcspn(arg, "="), arg);
+        options_usage_error("unknown option -%c", optopt);
+    options_usage_error("unknown option %.*s", (int)strcspn(arg, "="), arg);
 }
 
-static void
-main_parse_options(int argc, char *argv[])
+int
+options_parse(struct options *o, int argc, char **argv)
 {
-    char optstring[sizeof short_options + 1];
+    char optstring[sizeof options_short + 1];
     int c;
 
     /* GNU permutation lets options follow the plugin name, as nbdkit
      * allows (nbdx memory --dump-plugin); the leading ':' reports a
      * missing argument as ':'.
      */
-    snprintf(optstring, sizeof optstring, ":%s", short_options);
+    snprintf(optstring, sizeof optstring, ":%s", options_short);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, optstring, long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, optstring, options_long, NULL)) != -1) {
         if (c == '?' || c == ':')
-            main_bad_option(c, optind, argv);
+            options_bad(c, optind, argv);
         if (c == OPT_SELINUX_LABEL)
-            main_usage_error("--selinux-label: this nbdx was built without "
-                             "SELinux support");
+            options_usage_error("--selinux-label: this nbdx was built without "
+                                "SELinux support");
         if (c == OPT_VSOCK)
-            main_usage_error("--vsock: this nbdx was built without AF_VSOCK "
-                             "support");
-        if (!main_option_value(c, optarg) && !main_option_simple(c, optarg))
-            main_usage_error("unhandled option %s", argv[optind - 1]);
+            options_usage_error("--vsock: this nbdx was built without "
+                                "AF_VSOCK support");
+        if (!options_value(o, c, optarg) && !options_simple(o, c, optarg))
+            options_usage_error("unhandled option %s", argv[optind - 1]);
     }
+    return optind;
 }
 
-/* Conflicting options, and defaults that depend on several options. */
-static void
-main_check_options(void)
+void
+options_early_exits(const struct options *o, int argc, int first)
 {
-    bool tcp = port || ipaddr;
+    if (o->short_options)
+        options_print_short();
+    if (o->long_options)
+        options_print_long();
+    if (o->dump_config)
+        options_dump_config();
+    if (o->short_options || o->long_options || o->dump_config)
+        exit(0);
+    if (first < argc)
+        return;
+    if (o->help) {
+        options_print_usage();
+        exit(0);
+    }
+    if (o->version) {
+        printf("%s %s\n", program_name, PACKAGE_VERSION);
+        exit(0);
+    }
+    options_usage_error("no plugin given");
+}
 
-    if (listen_stdin && (unixsocket || tcp || run || print_uri))
-        main_usage_error("-s cannot be combined with -U, -p, -i, --run or "
-                         "--print-uri");
-    if (unixsocket && tcp)
-        main_usage_error("-U cannot be combined with -p or -i");
+void
+options_check(struct options *o)
+{
+    bool tcp = o->port || o->ipaddr;
+
+    if (o->listen_stdin && (o->unixsocket || tcp || o->run || o->print_uri))
+        options_usage_error("-s cannot be combined with -U, -p, -i, --run or "
+                            "--print-uri");
+    if (o->unixsocket && tcp)
+        options_usage_error("-U cannot be combined with -p or -i");
     if (socket_activation &&
-        (unixsocket || tcp || listen_stdin || run || print_uri))
-        main_usage_error("socket activation cannot be combined with -U, "
-                         "-p, -i, -s, --run or --print-uri");
-    if (tls == 2 && oldstyle)
-        main_usage_error("-o and --tls=require cannot be combined: "
-                         "oldstyle has no TLS");
-    crypto_init(); /* before privileges are dropped */
+        (o->unixsocket || tcp || o->listen_stdin || o->run || o->print_uri))
+        options_usage_error("socket activation cannot be combined with -U, "
+                            "-p, -i, -s, --run or --print-uri");
+    if (o->tls == 2 && o->oldstyle)
+        options_usage_error("-o and --tls=require cannot be combined: "
+                            "oldstyle has no TLS");
+    crypto_init(o); /* before privileges are dropped */
     /* As in nbdkit >= 1.36, --run uses a private unix socket unless a
      * TCP address was asked for.
      */
-    if (run && !unixsocket && !tcp)
-        unixsocket = "-";
-    if (listen_stdin || run || exit_with_parent || socket_activation)
-        foreground = true;
+    if (o->run && !o->unixsocket && !tcp)
+        o->unixsocket = "-";
+    if (o->listen_stdin || o->run || o->exit_with_parent || socket_activation)
+        o->foreground = true;
 }
 
-/* -U -: a socket in a fresh private directory. */
-static void
-main_make_private_socket(void)
+char *
+paths_self(void)
 {
-    const char *tmpdir = getenv("TMPDIR");
-    char *sock;
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
 
-    if (unixsocket == NULL || strcmp(unixsocket, "-") != 0)
-        return;
-    if (tmpdir == NULL || tmpdir[0] != '/' || strlen(tmpdir) > 60)
-        tmpdir = "/tmp";
-    if (asprintf(&private_dir, "%s/nbdxXXXXXX", tmpdir) == -1)
-        fatal("asprintf: %m");
-    if (mkdtemp(private_dir) == NULL)
-        fatal("mkdtemp: %s: %m", private_dir);
-    if (asprintf(&sock, "%s/socket", private_dir) == -1)
-        fatal("asprintf: %m");
-    unixsocket = sock;
+    if (n == -1)
+        return NULL;
+    buf[n] = '\0';
+    return strdup(buf);
 }
 
-static void
-main_remove_private_socket(void)
-{
-    if (private_dir == NULL)
-        return;
-    unlink(unixsocket);
-    rmdir(private_dir);
-    free(private_dir);
-    private_dir = NULL;
-}
-
-/* A name to look up rather than a path: non-empty, no path or
- * parameter punctuation, no control characters.
- */
-static bool
-main_is_short_name(const char *name)
+/* Non-empty, no path or parameter punctuation, no control characters. */
+bool
+paths_is_short_name(const char *name)
 {
     const char *p;
 
@@ -596,7 +566,7 @@ main_is_short_name(const char *name)
 
 /* path if it names a regular file, else free it and return NULL. */
 static char *
-main_if_file(char *path)
+paths_if_file(char *path)
 {
     struct stat st;
 
@@ -607,7 +577,7 @@ main_if_file(char *path)
 }
 
 static char *
-main_join(const char *dir, const char *sub, const char *name, const char *kind)
+paths_join(const char *dir, const char *sub, const char *name, const char *kind)
 {
     char *s;
 
@@ -620,7 +590,7 @@ main_join(const char *dir, const char *sub, const char *name, const char *kind)
  * DIR/NAME/nbdkit-NAME-KIND.so for each DIR.
  */
 static char *
-main_search_env(const char *var, const char *name, const char *kind)
+paths_search_env(const char *var, const char *name, const char *kind)
 {
     const char *path = getenv(var);
     CLEANUP_FREE char *copy = path ? strdup(path) : NULL;
@@ -630,9 +600,9 @@ main_search_env(const char *var, const char *name, const char *kind)
         return NULL;
     for (dir = strtok_r(copy, ":", &save); dir && !found;
          dir = strtok_r(NULL, ":", &save)) {
-        found = main_if_file(main_join(dir, "", name, kind));
+        found = paths_if_file(paths_join(dir, "", name, kind));
         if (found == NULL && asprintf(&sub, "/%s", name) != -1) {
-            found = main_if_file(main_join(dir, sub, name, kind));
+            found = paths_if_file(paths_join(dir, sub, name, kind));
             free(sub);
         }
     }
@@ -643,9 +613,9 @@ main_search_env(const char *var, const char *name, const char *kind)
  * BUILDDIR/{plugins,filters}/NAME/nbdkit-NAME-KIND.so.
  */
 static char *
-main_search_build(const char *name, const char *kind)
+paths_search_build(const char *name, const char *kind)
 {
-    CLEANUP_FREE char *self = main_self_path();
+    CLEANUP_FREE char *self = paths_self();
     CLEANUP_FREE char *dir = NULL;
     CLEANUP_FREE char *real = NULL;
     char *slash = self ? strrchr(self, '/') : NULL;
@@ -659,15 +629,15 @@ main_search_build(const char *name, const char *kind)
     real = realpath(dir, NULL);
     if (real == NULL)
         return NULL;
-    return main_if_file(main_join(real, "", name, kind));
+    return paths_if_file(paths_join(real, "", name, kind));
 }
 
 /* An executable PLUGINDIR/nbdkit-NAME-plugin (a script whose #! line
  * runs nbdx with a language plugin) replaces us, with the plugin name
- * taken out of the original arguments.
+ * (the very string name, one of orig_argv) taken out of the arguments.
  */
 static void
-main_exec_script(const char *name, const char *name_arg)
+paths_exec_script(const char *name, char *const *orig_argv)
 {
     CLEANUP_FREE char *script = NULL;
     struct stat st;
@@ -679,78 +649,83 @@ main_exec_script(const char *name, const char *name_arg)
     if (stat(script, &st) == -1 || !S_ISREG(st.st_mode) ||
         access(script, X_OK) == -1)
         return;
-    for (n = 0; saved_argv[n]; n++)
+    for (n = 0; orig_argv[n]; n++)
         ;
     args = calloc(n + 1, sizeof *args);
     if (args == NULL)
         fatal("calloc: %m");
     args[0] = script;
     for (i = 1, j = 1; i < n; i++)
-        if (saved_argv[i] != name_arg)
-            args[j++] = saved_argv[i];
+        if (orig_argv[i] != name)
+            args[j++] = orig_argv[i];
     execv(script, args);
     fatal("execv: %s: %m", script);
 }
 
-static char *
-main_find_plugin(const char *name, const char *name_arg)
+char *
+paths_find_plugin(const char *name, char *const *orig_argv)
 {
     char *path;
 
-    if (!main_is_short_name(name))
+    if (!paths_is_short_name(name))
         return strdup(name);
-    if ((path = main_search_env("NBDX_PLUGIN_PATH", name, "plugin")) ||
-        (path = main_search_build(name, "plugin")) ||
-        (path = main_if_file(main_join(PLUGINDIR, "", name, "plugin"))))
+    if ((path = paths_search_env("NBDX_PLUGIN_PATH", name, "plugin")) ||
+        (path = paths_search_build(name, "plugin")) ||
+        (path = paths_if_file(paths_join(PLUGINDIR, "", name, "plugin"))))
         return path;
-    main_exec_script(name, name_arg);
-    if ((path = main_if_file(main_join(NBDKIT_PLUGINDIR, "", name, "plugin"))))
+    paths_exec_script(name, orig_argv);
+    if ((path =
+             paths_if_file(paths_join(NBDKIT_PLUGINDIR, "", name, "plugin"))))
         return path;
     fatal("plugin '%s' not found: looked in $NBDX_PLUGIN_PATH, the build "
           "tree, %s and %s",
           name, PLUGINDIR, NBDKIT_PLUGINDIR);
 }
 
-static char *
-main_find_filter(const char *name)
+char *
+paths_find_filter(const char *name)
 {
     char *path;
 
-    if (!main_is_short_name(name))
+    if (!paths_is_short_name(name))
         return strdup(name);
-    if ((path = main_search_env("NBDX_FILTER_PATH", name, "filter")) ||
-        (path = main_search_build(name, "filter")) ||
-        (path = main_if_file(main_join(FILTERDIR, "", name, "filter"))))
+    if ((path = paths_search_env("NBDX_FILTER_PATH", name, "filter")) ||
+        (path = paths_search_build(name, "filter")) ||
+        (path = paths_if_file(paths_join(FILTERDIR, "", name, "filter"))))
         return path;
     fatal("filter '%s' not found: looked in $NBDX_FILTER_PATH, the build "
           "tree and %s",
           name, FILTERDIR);
 }
 
+struct backend *top;
+int thread_model;
+
 /* Plugin, then the filters from the last on the command line to the
  * first, so the first ends up outermost.
  */
-static void
-main_load_stack(const char *plugin_arg)
+void
+stack_load(const char *plugin_arg, char *const *orig_argv)
 {
-    CLEANUP_FREE char *path = main_find_plugin(plugin_arg, plugin_arg);
+    CLEANUP_FREE char *path = paths_find_plugin(plugin_arg, orig_argv);
+    const name_vector *filters = &opts->filters;
     size_t i;
 
     /* Each load leaves the layer's name as the thread's log name. */
-    top = plugin_load(path, main_is_short_name(plugin_arg) ? plugin_arg : NULL);
+    top =
+        plugin_load(path, paths_is_short_name(plugin_arg) ? plugin_arg : NULL);
     threadlocal_set_name(NULL);
-    for (i = filters.len; i-- > 0;) {
-        CLEANUP_FREE char *fpath = main_find_filter(filters.ptr[i]);
-        top = filter_load(top, fpath,
-                          main_is_short_name(filters.ptr[i]) ? filters.ptr[i]
-                                                             : NULL);
+    for (i = filters->len; i-- > 0;) {
+        const char *name = filters->ptr[i];
+        CLEANUP_FREE char *fpath = paths_find_filter(name);
+        top = filter_load(top, fpath, paths_is_short_name(name) ? name : NULL);
         threadlocal_set_name(NULL);
     }
 }
 
 /* KEY as in KEY=VALUE: a letter, then letters, digits, '_', '-', '.'. */
 static bool
-main_is_config_key(const char *s, size_t len)
+stack_is_config_key(const char *s, size_t len)
 {
     size_t i;
 
@@ -765,8 +740,8 @@ main_is_config_key(const char *s, size_t len)
     return true;
 }
 
-static void main_config_param(const char *arg, bool first, const char *base,
-                              int depth);
+static void stack_config_param(const char *arg, bool first, const char *base,
+                               int depth);
 
 /* Plugins may keep the key and value pointers .config receives for as
  * long as they are loaded (nbdkit promises this), so strings made here
@@ -776,7 +751,7 @@ DEFINE_VECTOR_TYPE(owned_strings, char *);
 static owned_strings config_strings = empty_vector;
 
 static char *
-main_keep_string(char *s)
+stack_keep_string(char *s)
 {
     if (s == NULL || owned_strings_append(&config_strings, s) == -1)
         fatal("malloc: %m");
@@ -784,7 +759,7 @@ main_keep_string(char *s)
 }
 
 static void
-main_free_config_strings(void)
+stack_free_config_strings(void)
 {
     size_t i;
 
@@ -797,7 +772,7 @@ main_free_config_strings(void)
  * nested @PATHs are relative to this file's directory.
  */
 static void
-main_config_file(const char *path, int depth)
+stack_config_file(const char *path, int depth)
 {
     CLEANUP_FREE char *line = NULL;
     CLEANUP_FREE char *dir = strdup(path);
@@ -814,7 +789,7 @@ main_config_file(const char *path, int depth)
     if (fp == NULL)
         fatal("@%s: %m", path);
     while ((n = getline(&line, &cap, fp)) != -1) {
-        char *s = main_keep_string(line);
+        char *s = stack_keep_string(line);
         line = NULL; /* the next line gets its own buffer */
         cap = 0;
         while (n > 0 && strchr(" \t\r\n", s[n - 1]))
@@ -822,13 +797,13 @@ main_config_file(const char *path, int depth)
         s += strspn(s, " \t");
         if (*s == '\0' || *s == '#')
             continue;
-        main_config_param(s, false, dir, depth);
+        stack_config_param(s, false, dir, depth);
     }
     fclose(fp);
 }
 
 static void
-main_config_param(const char *arg, bool first, const char *base, int depth)
+stack_config_param(const char *arg, bool first, const char *base, int depth)
 {
     const char *eq = strchr(arg, '=');
     const char *magic;
@@ -841,11 +816,11 @@ main_config_param(const char *arg, bool first, const char *base, int depth)
             path = NULL;
         if (path == NULL)
             fatal("malloc: %m");
-        main_config_file(path, depth + 1);
+        stack_config_file(path, depth + 1);
         return;
     }
-    if (eq && main_is_config_key(arg, eq - arg)) {
-        char *key = main_keep_string(strndup(arg, eq - arg));
+    if (eq && stack_is_config_key(arg, eq - arg)) {
+        char *key = stack_keep_string(strndup(arg, eq - arg));
         top->config(top, key, eq + 1);
         return;
     }
@@ -855,23 +830,23 @@ main_config_param(const char *arg, bool first, const char *base, int depth)
     else if (first && eq == NULL)
         top->config(top, "script", arg);
     else
-        main_usage_error("parameter '%s' must be KEY=VALUE "
-                         "(this plugin has no magic parameter)",
-                         arg);
+        options_usage_error("parameter '%s' must be KEY=VALUE "
+                            "(this plugin has no magic parameter)",
+                            arg);
 }
 
-static void
-main_configure(int argc, char *argv[], int first)
+void
+stack_configure(int argc, char **argv, int first)
 {
     int i;
 
     for (i = first; i < argc; i++)
-        main_config_param(argv[i], i == first, NULL, 0);
+        stack_config_param(argv[i], i == first, NULL, 0);
     threadlocal_set_name(NULL);
 }
 
 static void
-main_print_versions(void)
+stack_print_versions(void)
 {
     struct backend *b;
 
@@ -884,19 +859,45 @@ main_print_versions(void)
 }
 
 static void
-main_print_help(void)
+stack_print_help(void)
 {
     struct backend *b;
 
-    fputs(usage_text, stdout);
+    options_print_usage();
     for (b = top; b; b = b->next) {
         printf("\n");
         b->usage(b);
     }
 }
 
+void
+stack_early_exits(int argc, char **argv, int first)
+{
+    if (opts->help) {
+        stack_print_help();
+        exit(0);
+    }
+    if (opts->version) {
+        stack_print_versions();
+        exit(0);
+    }
+    if (opts->dump_plugin) {
+        stack_configure(argc, argv, first);
+        top->dump_fields(top);
+        exit(0);
+    }
+}
+
+void
+stack_config_complete(void)
+{
+    threadlocal_set_name(NULL);
+    top->config_complete(top);
+    threadlocal_set_name(NULL);
+}
+
 static const char *
-main_thread_model_name(int model)
+stack_thread_model_name(int model)
 {
     switch (model) {
     case NBDKIT_THREAD_MODEL_SERIALIZE_CONNECTIONS:
@@ -912,7 +913,7 @@ main_thread_model_name(int model)
 
 /* The plugin first, then each filter outward. */
 static void
-main_layers_bottom_up(int (*step)(struct backend *), const char *what)
+stack_bottom_up(int (*step)(struct backend *), const char *what)
 {
     struct backend *layers[64];
     size_t n = 0;
@@ -930,19 +931,19 @@ main_layers_bottom_up(int (*step)(struct backend *), const char *what)
 }
 
 static int
-main_get_ready(struct backend *b)
+stack_get_ready_one(struct backend *b)
 {
     return b->get_ready(b);
 }
 
 static int
-main_after_fork(struct backend *b)
+stack_after_fork_one(struct backend *b)
 {
     return b->after_fork(b);
 }
 
-static void
-main_set_thread_model(void)
+void
+stack_set_thread_model(void)
 {
     struct backend *b;
 
@@ -952,8 +953,75 @@ main_set_thread_model(void)
         if (m < thread_model)
             thread_model = m;
     }
-    debug("thread model: %s", main_thread_model_name(thread_model));
+    debug("thread model: %s", stack_thread_model_name(thread_model));
     lock_init_thread_model();
+}
+
+void
+stack_get_ready(void)
+{
+    stack_bottom_up(stack_get_ready_one, "get_ready");
+}
+
+void
+stack_after_fork(void)
+{
+    stack_bottom_up(stack_after_fork_one, "after_fork");
+}
+
+void
+stack_unload(void)
+{
+    struct backend *b;
+
+    for (b = top; b; b = b->next) {
+        threadlocal_set_name(b->name);
+        b->cleanup(b);
+    }
+    threadlocal_set_name(NULL);
+    backend_unload(top);
+    stack_free_config_strings();
+    top = NULL;
+}
+
+const char *program_name = "nbdx";
+bool forked_into_background;
+unsigned socket_activation;
+pid_t original_parent;
+
+static char *private_dir; /* owned: mkdtemp dir of -U -, removed at exit */
+static char **saved_argv; /* owned array of argv's strings, in the order
+                             before getopt permutes them */
+
+/* -U -: a socket in a fresh private directory. */
+static void
+main_make_private_socket(struct options *o)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *sock;
+
+    if (o->unixsocket == NULL || strcmp(o->unixsocket, "-") != 0)
+        return;
+    if (tmpdir == NULL || tmpdir[0] != '/' || strlen(tmpdir) > 60)
+        tmpdir = "/tmp";
+    if (asprintf(&private_dir, "%s/nbdxXXXXXX", tmpdir) == -1)
+        fatal("asprintf: %m");
+    if (mkdtemp(private_dir) == NULL)
+        fatal("mkdtemp: %s: %m", private_dir);
+    if (asprintf(&sock, "%s/socket", private_dir) == -1)
+        fatal("asprintf: %m");
+    o->unixsocket = sock;
+}
+
+static void
+main_remove_private_socket(void)
+{
+    if (private_dir == NULL)
+        return;
+    unlink(opts->unixsocket);
+    rmdir(private_dir);
+    free(private_dir);
+    private_dir = NULL;
 }
 
 static void
@@ -976,7 +1044,7 @@ main_daemonise(void)
         fatal("open: /dev/null: %m");
     dup2(fd, 0);
     dup2(fd, 1);
-    if (!verbose)
+    if (!opts->verbose)
         dup2(fd, 2);
     close(fd);
 }
@@ -987,12 +1055,13 @@ static int pidfile_fd = -1;
 static void
 main_open_pidfile(void)
 {
-    if (pidfile == NULL)
+    if (opts->pidfile == NULL)
         return;
-    pidfile_fd = open(
-        pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC, 0644);
+    pidfile_fd =
+        open(opts->pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY | O_CLOEXEC,
+             0644);
     if (pidfile_fd == -1)
-        fatal("open: %s: %m", pidfile);
+        fatal("open: %s: %m", opts->pidfile);
 }
 
 static void
@@ -1005,9 +1074,9 @@ main_write_pidfile(void)
         return;
     len = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
     if (write(pidfile_fd, buf, len) != len || close(pidfile_fd) == -1)
-        fatal("write: %s: %m", pidfile);
+        fatal("write: %s: %m", opts->pidfile);
     pidfile_fd = -1;
-    debug("wrote pidfile %s", pidfile);
+    debug("wrote pidfile %s", opts->pidfile);
 }
 
 /* -s: stdin and stdout are the client. */
@@ -1016,7 +1085,7 @@ main_serve_stdin(void)
 {
     main_open_pidfile();
     usergroup_change();
-    main_layers_bottom_up(main_after_fork, "after_fork");
+    stack_after_fork();
     main_write_pidfile();
     handle_single_connection(0, 1);
 }
@@ -1027,15 +1096,15 @@ main_serve_sockets(void)
     int_vector fds = empty_vector;
     size_t i;
 
-    main_make_private_socket();
+    main_make_private_socket(&options);
     main_open_pidfile();
     sockets_bind(&fds);
     usergroup_change();
-    if (print_uri)
+    if (opts->print_uri)
         uri_print();
-    if (!foreground)
+    if (!opts->foreground)
         main_daemonise();
-    main_layers_bottom_up(main_after_fork, "after_fork");
+    stack_after_fork();
     main_write_pidfile();
     run_command();
     sockets_accept_loop(&fds);
@@ -1047,66 +1116,15 @@ main_serve_sockets(void)
 static NORETURN void
 main_shutdown(void)
 {
-    struct backend *b;
     int status = captive_exit_status();
 
     connections_wait_all();
-    for (b = top; b; b = b->next) {
-        threadlocal_set_name(b->name);
-        b->cleanup(b);
-    }
-    threadlocal_set_name(NULL);
-    backend_unload(top);
-    main_free_config_strings();
-    top = NULL;
+    stack_unload();
     debug_flags_check_unused();
     main_remove_private_socket();
-    string_vector_reset(&filters);
+    name_vector_reset(&options.filters);
+    free(saved_argv);
     exit(status);
-}
-
-/* The options that print something and exit, before any plugin. */
-static void
-main_early_exits(int argc, int first)
-{
-    if (short_options_wanted)
-        main_print_short_options();
-    if (long_options_wanted)
-        main_print_long_options();
-    if (dump_config)
-        main_dump_config();
-    if (short_options_wanted || long_options_wanted || dump_config)
-        exit(0);
-    if (first < argc)
-        return;
-    if (help) {
-        fputs(usage_text, stdout);
-        exit(0);
-    }
-    if (version) {
-        printf("%s %s\n", program_name, PACKAGE_VERSION);
-        exit(0);
-    }
-    main_usage_error("no plugin given");
-}
-
-/* The options that print something about the loaded stack and exit. */
-static void
-main_stack_exits(int argc, char *argv[], int first)
-{
-    if (help) {
-        main_print_help();
-        exit(0);
-    }
-    if (version) {
-        main_print_versions();
-        exit(0);
-    }
-    if (dump_plugin) {
-        main_configure(argc, argv, first);
-        top->dump_fields(top);
-        exit(0);
-    }
 }
 
 /* Request buffers (up to 32 MiB) come and go with every request.  By
@@ -1137,28 +1155,25 @@ main(int argc, char *argv[])
     quit_init();
     socket_activation = socket_activation_get();
 
-    main_parse_options(argc, argv);
-    first = optind;
-    main_early_exits(argc, first);
-    main_check_options();
+    first = options_parse(&options, argc, argv);
+    options_early_exits(opts, argc, first);
+    options_check(&options);
     usergroup_parse();
-    if (exit_with_parent)
+    if (opts->exit_with_parent)
         exit_with_parent_setup();
     debug_flags_apply("nbdx", RTLD_DEFAULT);
 
-    main_load_stack(argv[first]);
-    main_stack_exits(argc, argv, first + 1);
-    main_configure(argc, argv, first + 1);
-    threadlocal_set_name(NULL);
-    top->config_complete(top);
-    threadlocal_set_name(NULL);
-    if (swap && mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
+    stack_load(argv[first], saved_argv);
+    stack_early_exits(argc, argv, first + 1);
+    stack_configure(argc, argv, first + 1);
+    stack_config_complete();
+    if (opts->swap && mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
         fatal("--swap: mlockall: %m");
-    main_set_thread_model();
-    main_layers_bottom_up(main_get_ready, "get_ready");
+    stack_set_thread_model();
+    stack_get_ready();
 
     quit_handle_signals();
-    if (listen_stdin)
+    if (opts->listen_stdin)
         main_serve_stdin();
     else
         main_serve_sockets();

@@ -176,7 +176,7 @@ newstyle_send_exports(struct connection *conn, struct handshake *hs,
             return -1;
     }
     if (exports_get_use_default(exports)) {
-        def = backend_default_export(top, read_only, conn->using_tls);
+        def = backend_default_export(top, opts->read_only, conn->using_tls);
         if (def != NULL && newstyle_send_word_strings(
                                conn, hs, option, NBD_REP_SERVER,
                                strnlen(def, NBD_MAX_STRING), def, NULL) == -1)
@@ -201,7 +201,8 @@ newstyle_opt_list(struct connection *conn, struct handshake *hs,
     if (exports == NULL)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_PLATFORM,
                                    "out of memory");
-    if (backend_list_exports(top, read_only, conn->using_tls, exports) == -1) {
+    if (backend_list_exports(top, opts->read_only, conn->using_tls, exports) ==
+        -1) {
         nbdkit_exports_free(exports);
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_PLATFORM,
                                    "listing exports failed");
@@ -315,7 +316,8 @@ newstyle_send_infos(struct connection *conn, struct handshake *hs,
         return -1;
     if (w->name) {
         if (*name == '\0')
-            name = backend_default_export(top, read_only, conn->using_tls);
+            name =
+                backend_default_export(top, opts->read_only, conn->using_tls);
         if (newstyle_send_info_string(conn, hs, option, NBD_INFO_NAME,
                                       name ? name : "") == -1)
             return -1;
@@ -342,7 +344,8 @@ newstyle_finish(struct connection *conn, const struct handshake *hs)
 
     /* conn->exportname is canonical: "" became the default export. */
     if (meta_export && *meta_export == '\0')
-        meta_export = backend_default_export(top, read_only, conn->using_tls);
+        meta_export =
+            backend_default_export(top, opts->read_only, conn->using_tls);
     conn->meta_context_base_allocation =
         meta_export && conn->structured_replies &&
         strcmp(meta_export, conn->exportname) == 0;
@@ -413,7 +416,7 @@ newstyle_opt_structured_reply(struct connection *conn, struct handshake *hs,
     if (opt->len != 0)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "option takes no data");
-    if (no_sr)
+    if (opts->no_sr)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "structured replies disabled");
     if (conn->extended_headers)
@@ -431,7 +434,7 @@ newstyle_opt_extended_headers(struct connection *conn, struct handshake *hs,
     if (opt->len != 0)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_INVALID,
                                    "option takes no data");
-    if (no_sr)
+    if (opts->no_sr)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "structured replies disabled");
     conn->extended_headers = true;
@@ -475,7 +478,7 @@ newstyle_opt_starttls(struct connection *conn, struct handshake *hs,
     if (!HAVE_GNUTLS)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "this server was built without TLS");
-    if (tls == 0)
+    if (opts->tls == 0)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_POLICY,
                                    "TLS is not enabled on this server");
     /* INFO closes what it opens; GO ends the handshake. */
@@ -544,7 +547,7 @@ newstyle_opt_meta_context(struct connection *conn, struct handshake *hs,
     bool set = opt->code == NBD_OPT_SET_META_CONTEXT, match = false;
     char *name;
 
-    if (no_mc)
+    if (opts->no_mc)
         return newstyle_send_error(conn, hs, opt->code, NBD_REP_ERR_UNSUP,
                                    "meta contexts disabled");
     if (set)
@@ -624,7 +627,7 @@ newstyle_dispatch(struct connection *conn, struct handshake *hs,
                      opt->code);
         return -1;
     }
-    if (tls == 2 && !conn->using_tls && opt->code != NBD_OPT_STARTTLS &&
+    if (opts->tls == 2 && !conn->using_tls && opt->code != NBD_OPT_STARTTLS &&
         opt->code != NBD_OPT_ABORT) {
         if (opt->code == NBD_OPT_EXPORT_NAME)
             return -1;
@@ -664,7 +667,8 @@ newstyle_greet(struct connection *conn, struct handshake *hs)
     struct nbd_new_handshake h;
     uint16_t gflags;
 
-    gflags = (NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES) & mask_handshake;
+    gflags =
+        (NBD_FLAG_FIXED_NEWSTYLE | NBD_FLAG_NO_ZEROES) & opts->mask_handshake;
     h.nbdmagic = htobe64(NBD_MAGIC);
     h.version = htobe64(NBD_NEW_VERSION);
     h.gflags = htobe16(gflags);

@@ -23,7 +23,7 @@
 int
 protocol_handshake(struct connection *conn)
 {
-    if (oldstyle)
+    if (opts->oldstyle)
         return protocol_handshake_oldstyle(conn);
     return protocol_handshake_newstyle(conn);
 }
@@ -49,7 +49,7 @@ handshake_eflags(struct connection *conn, struct context *c, uint16_t *eflags)
     can_write = backend_can_write(c);
     if (can_write == -1)
         return -1;
-    if (read_only || !can_write)
+    if (opts->read_only || !can_write)
         f |= NBD_FLAG_READ_ONLY;
     else {
         can_zero = backend_can_zero(c);
@@ -134,7 +134,8 @@ protocol_open_export(struct connection *conn, const char *exportname)
      * .open and nbdkit_export_name see that name, as in nbdkit.
      */
     if (*exportname == '\0') {
-        exportname = backend_default_export(top, read_only, conn->using_tls);
+        exportname =
+            backend_default_export(top, opts->read_only, conn->using_tls);
         if (exportname == NULL)
             return -1;
     }
@@ -146,7 +147,7 @@ protocol_open_export(struct connection *conn, const char *exportname)
     free(conn->exportname);
     conn->exportname = name;
 
-    c = backend_open(top, read_only, name, conn->using_tls, conn);
+    c = backend_open(top, opts->read_only, name, conn->using_tls, conn);
     if (c == NULL)
         return -1;
     if (backend_prepare(c) == -1) {

@@ -336,7 +336,7 @@ nbdkit_parse_delay(const char *what, const char *str, unsigned *sec,
 int
 nbdkit_stdio_safe(void)
 {
-    return !listen_stdin;
+    return !opts->listen_stdin;
 }
 
 /* Big enough for any password; stops "password=+/dev/zero". */

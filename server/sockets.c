@@ -10,7 +10,7 @@
  * unloads the plugin.  The dup also means the socket number cannot be
  * reused while we might still shut it down.
  *
- * At most max_connections clients are served at once.  One more is
+ * At most --max-connections clients are served at once.  One more is
  * accepted and closed at once, before the greeting, so the listener
  * never stalls and a refused client learns its fate immediately instead
  * of waiting in the kernel's backlog.
@@ -36,8 +36,6 @@
 #include "internal.h"
 #include "options.h"
 
-int ipv_family = AF_UNSPEC;
-
 /* Live connections and the pool's counts.  Guarded by live_lock;
  * live_done is signalled each time a connection ends or a pool thread
  * exits.
@@ -47,6 +45,10 @@ static pthread_cond_t live_done = PTHREAD_COND_INITIALIZER;
 static int_vector live_fds = empty_vector; /* dups, owned; -1 = free slot */
 static size_t live_count;
 static unsigned refused; /* over the cap since the last log line */
+/* opts->max_connections (0 = no limit), lowered to fit RLIMIT_NOFILE
+ * before the acceptors start; read-only while they run.
+ */
+static unsigned max_live;
 
 /* File descriptors one connection may hold: the socket, its dup, the
  * status eventfd, one for the plugin, and two pipes for splicing (made
@@ -62,20 +64,20 @@ sockets_bind_unix(int_vector *fds)
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int fd;
 
-    if (strlen(unixsocket) >= sizeof addr.sun_path)
+    if (strlen(opts->unixsocket) >= sizeof addr.sun_path)
         fatal("-U: socket path too long (max %zu bytes): %s",
-              sizeof addr.sun_path - 1, unixsocket);
-    strcpy(addr.sun_path, unixsocket);
+              sizeof addr.sun_path - 1, opts->unixsocket);
+    strcpy(addr.sun_path, opts->unixsocket);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd == -1)
         fatal("socket: %m");
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) == -1)
-        fatal("bind: %s: %m", unixsocket);
+        fatal("bind: %s: %m", opts->unixsocket);
     if (listen(fd, SOMAXCONN) == -1)
         fatal("listen: %m");
     if (int_vector_append(fds, fd) == -1)
         fatal("realloc: %m");
-    debug("listening on unix socket %s", unixsocket);
+    debug("listening on unix socket %s", opts->unixsocket);
 }
 
 /* One TCP listener; -1 if this address family is unavailable here. */
@@ -103,8 +105,8 @@ sockets_bind_addr(const struct addrinfo *a)
             close(fd);
             return -1;
         }
-        fatal("bind: %s port %s: %m", ipaddr ? ipaddr : "*",
-              port ? port : "10809");
+        fatal("bind: %s port %s: %m", opts->ipaddr ? opts->ipaddr : "*",
+              opts->port ? opts->port : "10809");
     }
     if (listen(fd, SOMAXCONN) == -1)
         fatal("listen: %m");
@@ -114,15 +116,16 @@ sockets_bind_addr(const struct addrinfo *a)
 static void
 sockets_bind_tcp(int_vector *fds)
 {
-    struct addrinfo hints = {.ai_family = ipv_family,
+    struct addrinfo hints = {.ai_family = opts->ipv_family,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_ADDRCONFIG};
     struct addrinfo *res, *a;
     int r;
 
-    r = getaddrinfo(ipaddr, port ? port : "10809", &hints, &res);
+    r = getaddrinfo(opts->ipaddr, opts->port ? opts->port : "10809", &hints,
+                    &res);
     if (r != 0)
-        fatal("getaddrinfo: %s: %s", ipaddr ? ipaddr : "*",
+        fatal("getaddrinfo: %s: %s", opts->ipaddr ? opts->ipaddr : "*",
               r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
     for (a = res; a != NULL; a = a->ai_next) {
         int fd = sockets_bind_addr(a);
@@ -131,9 +134,10 @@ sockets_bind_tcp(int_vector *fds)
     }
     freeaddrinfo(res);
     if (fds->len == 0)
-        fatal("no usable address to listen on for %s", ipaddr ? ipaddr : "*");
+        fatal("no usable address to listen on for %s",
+              opts->ipaddr ? opts->ipaddr : "*");
     debug("listening on %zu TCP socket(s), port %s", fds->len,
-          port ? port : "10809");
+          opts->port ? opts->port : "10809");
 }
 
 void
@@ -146,7 +150,7 @@ sockets_bind(int_vector *fds)
             if (int_vector_append(fds, FIRST_SOCKET_ACTIVATION_FD + i) == -1)
                 fatal("realloc: %m");
         debug("using %u socket-activated fd(s)", socket_activation);
-    } else if (unixsocket)
+    } else if (opts->unixsocket)
         sockets_bind_unix(fds);
     else
         sockets_bind_tcp(fds);
@@ -266,27 +270,27 @@ sockets_tune(int fd, int family)
         return;
     /* Replies are written whole; Nagle would only delay them. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (keepalive)
+    if (opts->keepalive)
         setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 }
 
-/* True if max_connections clients are being served.  Logs the first
+/* True if max_live clients are being served.  Logs the first
  * refusal after a while of accepting, not every one: a flood must not
  * also flood the log.  Called with live_lock held.
  */
 static bool
 sockets_full(void)
 {
-    if (max_connections == 0 || live_count < max_connections) {
+    if (max_live == 0 || live_count < max_live) {
         if (refused > 0)
             debug("refused %u connection(s) over --max-connections=%u", refused,
-                  max_connections);
+                  max_live);
         refused = 0;
         return false;
     }
     if (refused++ == 0)
         nbdkit_error("--max-connections=%u reached: refusing new clients",
-                     max_connections);
+                     max_live);
     return true;
 }
 
@@ -485,7 +489,7 @@ sockets_drain(void)
     int_vector_reset(&live_fds);
 }
 
-/* Make room for max_connections clients under RLIMIT_NOFILE: raise the
+/* Make room for --max-connections clients under RLIMIT_NOFILE: raise the
  * soft limit as far as the hard one allows, else lower the cap so that
  * accept never runs out of descriptors mid-connection.
  */
@@ -493,10 +497,12 @@ static void
 sockets_check_fd_limit(void)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)max_connections * FDS_PER_CONNECTION + FDS_RESERVE;
+    rlim_t need =
+        (rlim_t)opts->max_connections * FDS_PER_CONNECTION + FDS_RESERVE;
     unsigned cap;
 
-    if (max_connections == 0 || getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+    max_live = opts->max_connections;
+    if (max_live == 0 || getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
         rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return;
     rl.rlim_cur =
@@ -509,9 +515,9 @@ sockets_check_fd_limit(void)
               : 1;
     nbdkit_error("--max-connections=%u needs %llu file descriptors but "
                  "RLIMIT_NOFILE allows %llu: serving at most %u clients",
-                 max_connections, (unsigned long long)need,
+                 max_live, (unsigned long long)need,
                  (unsigned long long)rl.rlim_cur, cap);
-    max_connections = cap;
+    max_live = cap;
 }
 
 void
@@ -520,8 +526,8 @@ sockets_accept_loop(const int_vector *fds)
     struct pollfd quit_poll = {.fd = quit_fd, .events = POLLIN};
 
     sockets_check_fd_limit();
-    debug("limits: --max-connections=%u, --timeout=%u.%03us", max_connections,
-          handshake_timeout_sec, handshake_timeout_nsec / 1000000);
+    debug("limits: --max-connections=%u, --timeout=%u.%03us", max_live,
+          opts->handshake_timeout_sec, opts->handshake_timeout_nsec / 1000000);
     sockets_listen(fds);
     pthread_mutex_lock(&live_lock);
     acceptors = pool_alive = 1;

@@ -27,9 +27,9 @@ uri_quote(FILE *fp, const char *s)
 static void
 uri_export(FILE *fp)
 {
-    if (exportname_from_cli && *exportname_from_cli) {
+    if (opts->exportname && *opts->exportname) {
         fputc('/', fp);
-        uri_quote(fp, exportname_from_cli);
+        uri_quote(fp, opts->exportname);
     }
 }
 
@@ -37,29 +37,29 @@ uri_export(FILE *fp)
 static void
 uri_tls_params(FILE *fp, char sep)
 {
-    if (tls != 2)
+    if (opts->tls != 2)
         return;
-    if (tls_psk) {
+    if (opts->tls_psk) {
         fprintf(fp, "%ctls-psk-file=", sep);
-        uri_quote(fp, tls_psk);
-    } else if (tls_certificates_dir) {
+        uri_quote(fp, opts->tls_psk);
+    } else if (opts->tls_certificates_dir) {
         fprintf(fp, "%ctls-certificates=", sep);
-        uri_quote(fp, tls_certificates_dir);
+        uri_quote(fp, opts->tls_certificates_dir);
     }
 }
 
 static void
 uri_write_tcp(FILE *fp)
 {
-    fputs(tls == 2 ? "nbds://" : "nbd://", fp);
-    if (ipaddr == NULL)
+    fputs(opts->tls == 2 ? "nbds://" : "nbd://", fp);
+    if (opts->ipaddr == NULL)
         fputs("localhost", fp);
-    else if (strchr(ipaddr, ':'))
-        fprintf(fp, "[%s]", ipaddr);
+    else if (strchr(opts->ipaddr, ':'))
+        fprintf(fp, "[%s]", opts->ipaddr);
     else
-        fputs(ipaddr, fp);
-    if (port && strcmp(port, "10809") != 0)
-        fprintf(fp, ":%s", port);
+        fputs(opts->ipaddr, fp);
+    if (opts->port && strcmp(opts->port, "10809") != 0)
+        fprintf(fp, ":%s", opts->port);
     uri_export(fp);
     uri_tls_params(fp, '?');
 }
@@ -67,10 +67,10 @@ uri_write_tcp(FILE *fp)
 static void
 uri_write_unix(FILE *fp)
 {
-    fputs(tls == 2 ? "nbds+unix://" : "nbd+unix://", fp);
+    fputs(opts->tls == 2 ? "nbds+unix://" : "nbd+unix://", fp);
     uri_export(fp);
     fputs("?socket=", fp);
-    uri_quote(fp, unixsocket);
+    uri_quote(fp, opts->unixsocket);
     uri_tls_params(fp, '&');
 }
 
@@ -81,14 +81,14 @@ uri_make(void)
     size_t len = 0;
     FILE *fp;
 
-    if (listen_stdin || socket_activation)
+    if (opts->listen_stdin || socket_activation)
         return NULL;
     fp = open_memstream(&s, &len);
     if (fp == NULL) {
         nbdkit_error("open_memstream: %m");
         return NULL;
     }
-    if (unixsocket)
+    if (opts->unixsocket)
         uri_write_unix(fp);
     else
         uri_write_tcp(fp);

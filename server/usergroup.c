@@ -20,7 +20,6 @@
 #include "internal.h"
 #include "options.h"
 
-const char *user, *group;
 static uid_t new_uid;
 static gid_t new_gid;
 static bool have_gid; /* from -g, or the primary group of -u */
@@ -45,13 +44,13 @@ static void
 usergroup_parse_user(void)
 {
     struct passwd *pw;
-    long long n = usergroup_number(user);
+    long long n = usergroup_number(opts->user);
 
-    pw = n >= 0 ? getpwuid(n) : getpwnam(user);
+    pw = n >= 0 ? getpwuid(n) : getpwnam(opts->user);
     if (pw == NULL && n < 0)
-        fatal("-u: unknown user '%s'", user);
+        fatal("-u: unknown user '%s'", opts->user);
     new_uid = pw ? pw->pw_uid : (uid_t)n;
-    if (pw && group == NULL) {
+    if (pw && opts->group == NULL) {
         new_gid = pw->pw_gid;
         have_gid = true;
     }
@@ -61,11 +60,11 @@ static void
 usergroup_parse_group(void)
 {
     struct group *gr;
-    long long n = usergroup_number(group);
+    long long n = usergroup_number(opts->group);
 
-    gr = n >= 0 ? getgrgid(n) : getgrnam(group);
+    gr = n >= 0 ? getgrgid(n) : getgrnam(opts->group);
     if (gr == NULL && n < 0)
-        fatal("-g: unknown group '%s'", group);
+        fatal("-g: unknown group '%s'", opts->group);
     new_gid = gr ? gr->gr_gid : (gid_t)n;
     have_gid = true;
 }
@@ -73,16 +72,16 @@ usergroup_parse_group(void)
 void
 usergroup_parse(void)
 {
-    if (group)
+    if (opts->group)
         usergroup_parse_group();
-    if (user)
+    if (opts->user)
         usergroup_parse_user();
 }
 
 void
 usergroup_change(void)
 {
-    if (user == NULL && group == NULL)
+    if (opts->user == NULL && opts->group == NULL)
         return;
     if (have_gid && setgid(new_gid) == -1)
         fatal("setgid: %m");
@@ -94,7 +93,7 @@ usergroup_change(void)
     if (geteuid() == 0 &&
         (have_gid ? setgroups(1, &new_gid) : setgroups(0, NULL)) == -1)
         fatal("setgroups: %m");
-    if (user && setuid(new_uid) == -1)
+    if (opts->user && setuid(new_uid) == -1)
         fatal("setuid: %m");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
         fatal("prctl: PR_SET_NO_NEW_PRIVS: %m");

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* stubs.c: stand-ins for the server pieces the files under test call:
  * the logging functions (log.c), the quit flag (quit.c), the connection
- * status (connection.c) and the main.c globals they read.  They record
+ * status (connection.c) and the options (main.c) they read.  They record
  * what happened so the tests can check it.
  */
 
@@ -15,8 +15,9 @@
 #include "stubs.h"
 #include "transport.h"
 
-bool listen_stdin;
-bool verbose;
+/* Zero: no -s, no -v. */
+struct options stub_options;
+const struct options *const opts = &stub_options;
 _Atomic int quit;
 int quit_fd = -1;
 

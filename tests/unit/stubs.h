@@ -10,6 +10,7 @@
 
 #include "internal.h"
 
+extern struct options stub_options; /* what opts points to */
 extern int stub_errors;           /* nbdkit_error calls so far */
 extern char stub_last_error[512]; /* text of the latest one */
 extern int stub_set_quit_calls;

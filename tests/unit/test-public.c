@@ -360,12 +360,12 @@ test_read_password(void)
     CHECK(stub_errors == 3);
 
     /* "-" cannot use stdin when stdin is the client (-s). */
-    listen_stdin = true;
+    stub_options.listen_stdin = true;
     stub_reset();
     CHECK(nbdkit_stdio_safe() == 0);
     CHECK(nbdkit_read_password("-", &pw) == -1 && pw == NULL);
     CHECK(stub_errors == 1);
-    listen_stdin = false;
+    stub_options.listen_stdin = false;
     CHECK(nbdkit_stdio_safe() == 1);
     test_password_tty();
 
