@@ -2,7 +2,7 @@
 /* internal.h: what the pieces of the nbdx server share.
  *
  * One section per source file, in the order a request meets them:
- * command line (main.c), sockets, connection, protocol, backend stack,
+ * command line (options.c), sockets, connection, protocol, backend stack,
  * plugin and filter adapters, public nbdkit_* functions, logging.
  */
 
@@ -30,9 +30,9 @@
 #define NORETURN
 #endif
 
-/* ---- main.c: the command line ----
+/* ---- options.c: the command line ----
  * struct options holds nbdx's own settings, one field per flag (its
- * aliases are in main.c).  The one instance is filled by
+ * aliases are in options.c).  The one instance is filled by
  * options_parse and settled by the startup steps main.c runs
  * (options_check, crypto_init, the private socket of -U -), all before
  * the first connection; afterwards it is only read, so it needs no
@@ -112,7 +112,7 @@ extern const struct options *const opts;
  * rest (forked_into_background, socket_activation, original_parent).
  */
 extern const char *program_name; /* main.c: "nbdx", for messages */
-/* main.c: the outermost layer (client side), from stack_load until
+/* stack.c: the outermost layer (client side), from stack_load until
  * stack_unload; and the effective thread model, the strictest layer's.
  */
 extern struct backend *top;
@@ -435,7 +435,7 @@ struct context {
 #define HANDLE_CONNECTED 2 /* prepare succeeded */
 #define HANDLE_FAILED 4    /* prepare or finalize failed */
 
-/* Stack building, used by main.c.  Both exit(1) with a clear message if
+/* Stack building, used by stack.c.  Both exit(1) with a clear message if
  * the file cannot be loaded or is not a valid plugin/filter.
  */
 struct backend *plugin_load(const char *filename, const char *name);

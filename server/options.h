@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* options.h: what main.c shares with the other process-level files
- * (sockets, socket activation, captive mode, URIs, logging,
- * privileges).
+ * (options, the stack at startup, sockets, socket activation, captive
+ * mode, URIs, logging, privileges).
  *
  * The connection and protocol code never needs these; they stay out of
  * internal.h on purpose.  Everything here is set before the first
@@ -16,7 +16,7 @@
 
 #include "internal.h"
 
-/* main.c: the command line (struct options is in internal.h). */
+/* options.c: the command line (struct options is in internal.h). */
 /* The instance behind opts, holding nbdkit's defaults until
  * options_parse.  Startup code only: main.c and what it calls before the
  * first connection, and the fuzz harnesses standing in for main.
@@ -42,7 +42,7 @@ void options_print_usage(void);
 NORETURN void options_usage_error(const char *fs, ...)
     ATTRIBUTE_FORMAT_PRINTF(1, 2);
 
-/* main.c: where nbdx, its plugins and its filters are. */
+/* paths.c: where nbdx, its plugins and its filters are. */
 char *paths_self(void); /* malloc'd path of the running binary, or NULL */
 /* A plugin or filter name to look up, rather than a path. */
 bool paths_is_short_name(const char *name);
@@ -54,7 +54,7 @@ bool paths_is_short_name(const char *name);
 char *paths_find_plugin(const char *name, char *const *orig_argv);
 char *paths_find_filter(const char *name); /* malloc'd; exits if none */
 
-/* main.c: the layer stack through the life of the process. */
+/* stack.c: the layer stack through the life of the process. */
 /* Load the plugin and opts->filters (the first outermost) into top. */
 void stack_load(const char *plugin_arg, char *const *orig_argv);
 /* Pass argv[first..] down as KEY=VALUE, magic or @PATH parameters. */

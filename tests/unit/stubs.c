@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* stubs.c: stand-ins for the server pieces the files under test call:
  * the logging functions (log.c), the quit flag (quit.c), the connection
- * status (connection.c) and the options (main.c) they read.  They record
+ * status (connection.c) and the options (options.c) they read.  They record
  * what happened so the tests can check it.
  */
 
