@@ -6,7 +6,7 @@
  * free, exactly once) as well as what the API returns.
  */
 
-#include "../../common/allocators/sparse.c"
+#include "sparse.c"
 
 #include <sched.h>
 #include <stdatomic.h>
