@@ -43,6 +43,14 @@
  * copies the two ends into their pages like sparse_array_write; the old
  * pages are freed there and then, as no reader holds them outside the
  * shared lock.  sparse_array_abort gives the fresh pages back.
+ *
+ * Recycling: an old page a commit replaces is kept, up to DIRTY_MAX of
+ * them, for the whole pages of the next stage, which are overwritten
+ * whole, instead of being given back with MADV_DONTNEED and faulted in
+ * again (overwriting an export in 1 MiB writes spent most of its time
+ * there).  Only pages never handed out by sparse_array_read_begin are
+ * kept: those may still be referenced by the kernel after read_end (a
+ * vmsplice), so they must never hold other data (NBDX_EXT_SPLICE_OK).
  */
 
 #include <assert.h>
@@ -68,14 +76,20 @@
 #define SLAB_SIZE ((size_t)1 << SLAB_SHIFT)
 #define SLAB_PAGES (1u << (SLAB_SHIFT - PAGE_SHIFT))
 #define MAX_SLABS (UINT32_MAX / SLAB_PAGES) /* page numbers fit uint32_t */
+#define DIRTY_MAX 256 /* pages kept for recycling: 8 MiB */
 
 _Static_assert(SPARSE_PAGE_SIZE == 1 << PAGE_SHIFT, "page size");
 _Static_assert(SLAB_PAGES == 64, "a slab's slots are the bits of a uint64_t");
 
 /* A 2 MiB mapping cut into SLAB_PAGES page slots. */
 struct sparse_slab {
-    char *base;             /* SLAB_SIZE bytes, aligned to SLAB_SIZE */
-    uint64_t free;          /* bit i: slot i is unused and reads as zero */
+    char *base;    /* SLAB_SIZE bytes, aligned to SLAB_SIZE */
+    uint64_t free; /* bit i: slot i is unused and reads as zero */
+    /* Bit i: slot i was handed out by read_begin since it was last free.
+     * Set with an atomic under the shared lock, cleared under the
+     * exclusive lock.
+     */
+    uint64_t exposed;
 };
 DEFINE_VECTOR_TYPE(slab_vector, struct sparse_slab)
 DEFINE_VECTOR_TYPE(index_vector, uint32_t)
@@ -99,6 +113,10 @@ struct sparse_array {
      * capacity is kept >= slabs.len, so adding to it never fails.
      */
     index_vector partial;
+    /* Pages out of the table but not free, holding old bytes of this
+     * array, never exposed: for the next stages' whole pages.
+     */
+    index_vector dirty;
     size_t os_page; /* sysconf(_SC_PAGESIZE) */
 };
 
@@ -206,6 +224,7 @@ sparse_page_put(struct sparse_array *sa, uint32_t page)
     if (slab->free == 0)
         sa->partial.ptr[sa->partial.len++] = s;
     slab->free |= sparse_page_bit(page);
+    slab->exposed &= ~sparse_page_bit(page);
 }
 
 /* Freed page memory not yet given back: a run of adjacent pages, so
@@ -266,6 +285,7 @@ sparse_array_new(void)
     sa->l1 = (l1_vector)empty_vector;
     sa->slabs = (slab_vector)empty_vector;
     sa->partial = (index_vector)empty_vector;
+    sa->dirty = (index_vector)empty_vector;
     sa->os_page = (size_t)sysconf(_SC_PAGESIZE);
     return sa;
 }
@@ -285,6 +305,7 @@ sparse_array_free(struct sparse_array *sa)
     l1_vector_reset(&sa->l1);
     slab_vector_reset(&sa->slabs);
     index_vector_reset(&sa->partial);
+    index_vector_reset(&sa->dirty);
     pthread_rwlock_destroy(&sa->lock);
     free(sa);
 }
@@ -416,6 +437,20 @@ sparse_piece_add(struct sparse_piece *iov, size_t max, size_t *n,
     return true;
 }
 
+/* Marks the page at offset as handed out.  Caller holds the shared lock,
+ * under which slabs do not move.
+ */
+static void
+sparse_expose(struct sparse_array *sa, uint64_t offset)
+{
+    uint32_t page = sparse_find_l2(sa, offset)->page[sparse_l2_slot(offset)];
+    struct sparse_slab *slab = &sa->slabs.ptr[sparse_page_slab(page)];
+    uint64_t bit = sparse_page_bit(page);
+
+    if (!(__atomic_load_n(&slab->exposed, __ATOMIC_RELAXED) & bit))
+        __atomic_fetch_or(&slab->exposed, bit, __ATOMIC_RELAXED);
+}
+
 uint32_t
 sparse_array_read_begin(struct sparse_array *sa, uint32_t count,
                         uint64_t offset, struct sparse_piece *iov, size_t max,
@@ -433,6 +468,8 @@ sparse_array_read_begin(struct sparse_array *sa, uint32_t count,
             page += sparse_in_page(offset + done);
         if (!sparse_piece_add(iov, max, n, page, len))
             break;
+        if (page)
+            sparse_expose(sa, offset + done);
         done += len;
     }
     return done;
@@ -665,7 +702,13 @@ sparse_stage_get_pages(struct sparse_array *sa, struct sparse_stage *st)
     uint32_t i;
 
     for (i = 0; i < st->npages; i++) {
-        st->page[i] = sparse_page_get(sa);
+        /* Recycled pages lie anywhere: only for stages of a few pages,
+         * which cannot run out of pieces.
+         */
+        if (sa->dirty.len > 0 && st->npages <= SLAB_PAGES)
+            st->page[i] = sa->dirty.ptr[--sa->dirty.len];
+        else
+            st->page[i] = sparse_page_get(sa);
         if (st->page[i] == 0) {
             while (i > 0)
                 sparse_page_put(sa, st->page[--i]);
@@ -771,6 +814,23 @@ sparse_array_stage(struct sparse_array *sa, uint32_t count, uint64_t offset,
     return 0;
 }
 
+/* A page a commit replaced: kept for recycling if it was never exposed
+ * and there is room, else freed into run.  Exclusive lock held.
+ */
+static void
+sparse_retire_page(struct sparse_array *sa, uint32_t page,
+                   struct sparse_run *run)
+{
+    struct sparse_slab *slab = &sa->slabs.ptr[sparse_page_slab(page)];
+
+    if (!(slab->exposed & sparse_page_bit(page)) && sa->dirty.len < DIRTY_MAX &&
+        index_vector_reserve(&sa->dirty, 1) == 0) {
+        sa->dirty.ptr[sa->dirty.len++] = page;
+        return;
+    }
+    sparse_release_page(sa, page, run);
+}
+
 /* Puts fresh page in place of whatever is at pos, or drops it if it is
  * all zero; the page it replaces goes to run.  Caller holds the exclusive
  * lock.  -1 with errno ENOMEM if a new L2 directory was needed.
@@ -790,7 +850,7 @@ sparse_swap_in(struct sparse_array *sa, uint64_t pos, uint32_t fresh,
     }
     if (old) {
         l2->page[sparse_l2_slot(pos)] = fresh;
-        sparse_release_page(sa, old, run);
+        sparse_retire_page(sa, old, run);
         return 0;
     }
     l2 = sparse_get_l2(sa, pos);

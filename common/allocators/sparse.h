@@ -3,7 +3,8 @@
  *
  * The array is SPARSE_MAX_SIZE bytes long and starts out all zero.  Memory
  * is only held for SPARSE_PAGE_SIZE pages that were written with non-zero
- * data (and for the pages of writes staged with sparse_array_stage); zeroing a
+ * data (and for the pages of writes staged with sparse_array_stage, and a
+ * few MiB of pages kept to recycle for them); zeroing a
  * whole page gives its memory back to the system.  All functions are
  * thread-safe: each array carries its own rwlock.  Callers check ranges;
  * the array trusts offset + count <= SPARSE_MAX_SIZE, and count > 0 for
@@ -75,9 +76,10 @@ struct sparse_stage;
 /* Describes writable memory for all of [offset, offset + count) in at
  * most max pieces (max >= 1), in order, stores how many in *n and the
  * stage in *stage, and returns 0; or -1 with errno ENOMEM, or E2BIG if
- * it needs more than max pieces.  The memory reads as zero and belongs
- * to the caller, who may fill it slowly and without a lock; the array
- * does not see it.  Every stage ends with exactly one sparse_array_commit
+ * it needs more than max pieces.  The memory belongs to the caller, who
+ * may fill it slowly and without a lock; the array does not see it.  It
+ * may hold old bytes of this array (recycled whole pages): fill every
+ * byte before sparse_array_commit, or the unfilled ones are undefined.  Every stage ends with exactly one sparse_array_commit
  * or sparse_array_abort, from any thread.
  */
 int sparse_array_stage(struct sparse_array *sa, uint32_t count,

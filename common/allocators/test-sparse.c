@@ -200,6 +200,11 @@ pool_consistent_with(const struct sparse_array *sa,
     for (i = 0; ok && i < k; i++)
         for (j = 0; ok && j < stages[i]->npages; j++)
             ok = mark_page(sa, stages[i]->page[j], seen);
+    /* Pages kept for recycling are held, never exposed. */
+    for (i = 0; ok && i < sa->dirty.len; i++)
+        ok = mark_page(sa, sa->dirty.ptr[i], seen) &&
+             !(sa->slabs.ptr[sparse_page_slab(sa->dirty.ptr[i])].exposed &
+               sparse_page_bit(sa->dirty.ptr[i]));
     for (i = 0; ok && i < sa->slabs.len; i++) {
         ok = (seen[i] | sa->slabs.ptr[i].free) == UINT64_MAX;
         listed += sa->slabs.ptr[i].free != 0;
@@ -852,13 +857,15 @@ model_stage_op(struct sparse_array *sa, struct model *m, uint64_t *rng,
 
     random_range(rng, MODEL_BASE, MODEL_BASE + MODEL_LEN, &a, &len);
     random_fill(rng, src, a, len, &fill);
+    /* A commit needs every byte filled (recycled pages hold old data). */
+    if (commit)
+        fill = len;
     a -= MODEL_BASE;
     lo = ROUND_DOWN(a, PAGE);
     hi = ROUND_UP(a + len, PAGE);
     if (stage_dirty(sa, len, MODEL_BASE + a, iov, 8, &n, &st) == -1)
         return false;
-    ok = pieces_len(iov, n) == len && pieces_are_zero(iov, n) &&
-         pool_consistent_with(sa, &st, 1);
+    ok = pieces_len(iov, n) == len && pool_consistent_with(sa, &st, 1);
     fill_pieces(iov, n, src, fill);
     ok = model_matches(sa, m, lo, hi) && ok;
     if (!commit) {
@@ -921,7 +928,7 @@ test_stage_random(void)
     CHECK(reads_as(sa, MODEL_BASE + MODEL_LEN, NULL, PAGE));
     sparse_array_zero(sa, MODEL_LEN, MODEL_BASE);
     CHECK(table_pages(sa) == 0 && sa->l1.len == 0 && pool_consistent(sa));
-    CHECK(free_slots(sa) == sa->slabs.len * SLAB_PAGES);
+    CHECK(free_slots(sa) + sa->dirty.len == sa->slabs.len * SLAB_PAGES);
     free(src);
     sparse_array_free(sa);
 }
@@ -1373,7 +1380,9 @@ owner_stage(struct owner *o, uint64_t a, uint32_t len, uint32_t fill, bool keep)
         o->bad++;
         return;
     }
-    o->bad += !pieces_are_zero(iov, n);
+    /* A commit needs every byte filled (recycled pages hold old data). */
+    if (keep)
+        fill = len;
     fill_pieces(iov, n, o->src, fill / 2);
     sched_yield();
     fill_pieces(iov, n, o->src, fill);
@@ -1555,6 +1564,87 @@ test_stage_concurrent(void)
     CHECK(bad == 0 && ops > 0);
 }
 
+/* The page numbers of the stage, sorted, for comparing sets. */
+static int
+cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static void
+test_stage_recycles(void)
+{
+    struct sparse_array *sa = sparse_array_new();
+    struct sparse_wpiece iov[16];
+    struct sparse_piece rv[16];
+    struct sparse_stage *st;
+    char a[4 * PAGE], b[4 * PAGE];
+    uint32_t old[4], got[4];
+    size_t n, i;
+
+    unit_group("a commit's old pages are recycled for the next stage");
+    pattern(a, sizeof a, 41);
+    pattern(b, sizeof b, 42);
+    CHECK(staged_write(sa, a, sizeof a, sizeof a, 8 * PAGE) == 0);
+    for (i = 0; i < 4; i++)
+        old[i] = sparse_find_l2(sa, (8 + i) * PAGE)->page[8 + i];
+    CHECK(staged_write(sa, b, sizeof b, sizeof b, 8 * PAGE) == 0);
+    CHECK(sa->dirty.len == 4 && reads_as(sa, 8 * PAGE, b, sizeof b));
+    CHECK(sparse_array_stage(sa, sizeof a, 20 * PAGE, iov, 16, &n, &st) == 0);
+    CHECK(sa->dirty.len == 0 && st->npages == 4);
+    memcpy(got, st->page, sizeof got);
+    qsort(old, 4, sizeof old[0], cmp_u32);
+    qsort(got, 4, sizeof got[0], cmp_u32);
+    CHECK(memcmp(old, got, sizeof old) == 0);
+    CHECK(pool_consistent_with(sa, &st, 1));
+    fill_pieces(iov, n, a, sizeof a);
+    CHECK(sparse_array_commit(sa, st) == 0);
+    CHECK(reads_as(sa, 20 * PAGE, a, sizeof a));
+    CHECK(reads_as(sa, 8 * PAGE, b, sizeof b));
+    CHECK(pool_consistent(sa));
+
+    unit_group("pages handed out by read_begin are never recycled");
+    CHECK(sparse_array_read_begin(sa, sizeof b, 8 * PAGE, rv, 16, &n) ==
+          sizeof b);
+    sparse_array_read_end(sa);
+    CHECK(staged_write(sa, a, sizeof a, sizeof a, 8 * PAGE) == 0);
+    CHECK(sa->dirty.len == 0 && pool_consistent(sa));
+    /* The old pages were given back and read as zero: still bytes of b
+     * where the kernel may hold them, never anyone else's.
+     */
+    for (i = 0; i < n; i++)
+        CHECK(rv[i].base == NULL || sparse_is_zero(rv[i].base, rv[i].len));
+    CHECK(reads_as(sa, 8 * PAGE, a, sizeof a));
+
+    unit_group("the recycled pool is bounded");
+    {
+        enum { K = 2 * DIRTY_MAX / 32 }; /* stages of 32 pages each */
+        struct sparse_wpiece wv[40];
+        struct sparse_stage *sts[K];
+        char *big = malloc(32 * PAGE);
+        size_t k;
+
+        CHECK(big != NULL);
+        pattern(big, 32 * PAGE, 43);
+        for (k = 0; k < K; k++)
+            CHECK(sparse_array_write(sa, big, 32 * PAGE,
+                                     (uint64_t)(64 + 32 * k) * PAGE) == 0);
+        for (k = 0; k < K; k++) {
+            CHECK(sparse_array_stage(sa, 32 * PAGE,
+                                     (uint64_t)(64 + 32 * k) * PAGE, wv, 40, &n,
+                                     &sts[k]) == 0);
+            fill_pieces(wv, n, big, 32 * PAGE);
+        }
+        for (k = 0; k < K; k++)
+            CHECK(sparse_array_commit(sa, sts[k]) == 0);
+        CHECK(sa->dirty.len == DIRTY_MAX && pool_consistent(sa));
+        free(big);
+    }
+    sparse_array_free(sa);
+}
+
 int
 main(void)
 {
@@ -1568,6 +1658,7 @@ main(void)
     test_stage_overwrites_interim();
     test_commit_zero_drops();
     test_stage_e2big();
+    test_stage_recycles();
     test_stage_random();
     test_stage_slab_vector_moves();
     test_dense_slots();
