@@ -234,21 +234,15 @@ static int
 transport_pipe_copy_to_file(int pipe, int fd, uint64_t offset, size_t n)
 {
     char buf[16384];
-    ssize_t r;
+    size_t len;
 
     while (n > 0) {
-        r = read(pipe, buf, MIN(n, sizeof buf));
-        if (r == -1 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (r == 0)
-                errno = EIO;
+        len = MIN(n, sizeof buf);
+        if (transport_pipe_read(pipe, buf, len) == -1 ||
+            transport_pwrite_all(fd, buf, len, offset) == -1)
             return -1;
-        }
-        if (transport_pwrite_all(fd, buf, r, offset) == -1)
-            return -1;
-        offset += r;
-        n -= r;
+        offset += len;
+        n -= len;
     }
     return 0;
 }
