@@ -147,16 +147,19 @@ log_active(void)
  * the rare long events need log_emit's heap fallback).
  */
 struct line {
-    char buf[240];
+    char buf[240]; /* always NUL-terminated after len bytes */
     size_t len;
 };
 
 static void
 line_mem(struct line *l, const char *s, size_t n)
 {
-    n = n < sizeof l->buf - l->len ? n : sizeof l->buf - l->len;
+    size_t room = sizeof l->buf - 1 - l->len;
+
+    n = n < room ? n : room;
     memcpy(l->buf + l->len, s, n);
     l->len += n;
+    l->buf[l->len] = '\0';
 }
 
 static void
@@ -197,6 +200,24 @@ line_range(struct line *l, uint64_t offset, uint32_t count)
     line_num(l, offset, 16);
     line_str(l, " count=");
     line_num(l, count, 16);
+}
+
+/* "return=R", and " error=NAME" (or " error=N") for a failed call. */
+static void
+line_result(struct line *l, int r, int err)
+{
+    const char *name;
+
+    line_str(l, r < 0 ? "return=-" : "return=");
+    line_num(l, r < 0 ? -(uint64_t)r : (uint64_t)r, 10);
+    if (r != -1)
+        return;
+    line_str(l, " error=");
+    name = strerrorname_np(err);
+    if (name)
+        line_str(l, name);
+    else
+        line_num(l, (uint64_t)err, 10);
 }
 
 /* "YYYY-MM-DD HH:MM:SS" of sec, made once per second.  log_lock held. */
@@ -491,22 +512,6 @@ log_next_id(uint64_t *counter)
     return id;
 }
 
-/* "return=R", and "error=NAME" for a failed call. */
-static void
-log_print_result(FILE *fp, int r, int err)
-{
-    const char *name;
-
-    fprintf(fp, "return=%d", r);
-    if (r != -1)
-        return;
-    name = strerrorname_np(err);
-    if (name)
-        fprintf(fp, " error=%s", name);
-    else
-        fprintf(fp, " error=%d", err);
-}
-
 /* Print s so that a shell would read it back as one word: bare when
  * it is made only of safe characters, else double-quoted with \, ", $
  * and ` escaped.  Other control bytes are printed as \xNN, which the
@@ -684,13 +689,9 @@ static uint64_t
 log_begin(struct handle *h, const char *act, const struct line *args)
 {
     uint64_t id = __atomic_add_fetch(&h->id, 1, __ATOMIC_SEQ_CST);
-    char text[sizeof args->buf + 1];
 
-    if (!log_active())
-        return id;
-    memcpy(text, args->buf, args->len);
-    text[args->len] = '\0';
-    log_emit(h, LOG_ENTER, act, id, text);
+    if (log_active())
+        log_emit(h, LOG_ENTER, act, id, args->buf);
     return id;
 }
 
@@ -722,25 +723,11 @@ static void
 log_end(struct handle *h, const char *act, uint64_t id, int r, int err)
 {
     struct line l = {.len = 0};
-    const char *name;
-    char text[sizeof l.buf + 1];
 
     if (!log_active())
         return;
-    line_str(&l, r == -1 ? "return=-1" : "return=");
-    if (r != -1)
-        line_num(&l, (uint64_t)r, 10);
-    if (r == -1) {
-        name = strerrorname_np(err);
-        line_str(&l, " error=");
-        if (name)
-            line_str(&l, name);
-        else
-            line_num(&l, (uint64_t)err, 10);
-    }
-    memcpy(text, l.buf, l.len);
-    text[l.len] = '\0';
-    log_emit(h, LOG_LEAVE, act, id, text);
+    line_result(&l, r, err);
+    log_emit(h, LOG_LEAVE, act, id, l.buf);
 }
 
 static int
@@ -849,6 +836,7 @@ static void
 log_extents_end(struct handle *h, uint64_t id, struct nbdkit_extents *extents,
                 int r, int err)
 {
+    struct line res = {.len = 0};
     struct log_args a;
     struct nbdkit_extent e;
     size_t i, n;
@@ -866,7 +854,8 @@ log_extents_end(struct handle *h, uint64_t id, struct nbdkit_extents *extents,
         }
         fprintf(a.fp, ") ");
     }
-    log_print_result(a.fp, r, err);
+    line_result(&res, r, err);
+    fputs(res.buf, a.fp);
     log_args_emit(&a, h, LOG_LEAVE, "Extents", id);
 }
 
