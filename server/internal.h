@@ -269,6 +269,8 @@ void connections_wait_all(void);
 
 /* ---- locks.c: the thread model ---- */
 void lock_init_thread_model(void);
+/* "serialize_connections" ... "parallel", or "unknown". */
+const char *thread_model_name(int model);
 void lock_connection(void); /* SERIALIZE_CONNECTIONS */
 void unlock_connection(void);
 void lock_request(struct connection *conn); /* around every data call */

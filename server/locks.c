@@ -14,6 +14,23 @@ static pthread_mutex_t connection_lock = PTHREAD_MUTEX_INITIALIZER;
 /* Held around every request under SERIALIZE_ALL_REQUESTS. */
 static pthread_mutex_t all_requests_lock = PTHREAD_MUTEX_INITIALIZER;
 
+const char *
+thread_model_name(int model)
+{
+    switch (model) {
+    case NBDKIT_THREAD_MODEL_SERIALIZE_CONNECTIONS:
+        return "serialize_connections";
+    case NBDKIT_THREAD_MODEL_SERIALIZE_ALL_REQUESTS:
+        return "serialize_all_requests";
+    case NBDKIT_THREAD_MODEL_SERIALIZE_REQUESTS:
+        return "serialize_requests";
+    case NBDKIT_THREAD_MODEL_PARALLEL:
+        return "parallel";
+    default:
+        return "unknown";
+    }
+}
+
 void
 lock_init_thread_model(void)
 {

@@ -35,23 +35,6 @@ plugin_of(struct backend *b)
     return &((struct backend_plugin *)b)->plugin;
 }
 
-static const char *
-thread_model_name(int model)
-{
-    switch (model) {
-    case NBDKIT_THREAD_MODEL_SERIALIZE_CONNECTIONS:
-        return "serialize_connections";
-    case NBDKIT_THREAD_MODEL_SERIALIZE_ALL_REQUESTS:
-        return "serialize_all_requests";
-    case NBDKIT_THREAD_MODEL_SERIALIZE_REQUESTS:
-        return "serialize_requests";
-    case NBDKIT_THREAD_MODEL_PARALLEL:
-        return "parallel";
-    default:
-        return "unknown";
-    }
-}
-
 /* Copy what errno the plugin left to *err: nbdkit_set_error wins, then
  * errno if the plugin promises to preserve it, else EIO.
  */

@@ -213,21 +213,6 @@ stack_config_complete(void)
     threadlocal_set_name(NULL);
 }
 
-static const char *
-stack_thread_model_name(int model)
-{
-    switch (model) {
-    case NBDKIT_THREAD_MODEL_SERIALIZE_CONNECTIONS:
-        return "serialize_connections";
-    case NBDKIT_THREAD_MODEL_SERIALIZE_ALL_REQUESTS:
-        return "serialize_all_requests";
-    case NBDKIT_THREAD_MODEL_SERIALIZE_REQUESTS:
-        return "serialize_requests";
-    default:
-        return "parallel";
-    }
-}
-
 /* The plugin first, then each filter outward. */
 static void
 stack_bottom_up(int (*step)(struct backend *), const char *what)
@@ -270,7 +255,7 @@ stack_set_thread_model(void)
         if (m < thread_model)
             thread_model = m;
     }
-    debug("thread model: %s", stack_thread_model_name(thread_model));
+    debug("thread model: %s", thread_model_name(thread_model));
     lock_init_thread_model();
 }
 
