@@ -44,16 +44,25 @@ static bool logappend; /* logappend=BOOL */
 static char *logscript;
 
 /* Lock order: log_lock is a leaf lock; nothing else is taken while it is
- * held, and no script runs under it.
+ * held (but the server's own, inside nbdkit_error when a write fails),
+ * and no script runs under it.
  */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *logfile; /* guarded by log_lock; open from
-                         get_ready until unload, or NULL */
-/* Request lines wait in logfile's buffer at most this long; the flusher
- * thread writes them out.  Other events, and failed requests, are
- * written at once.
+/* The log file, open from get_ready until unload, or -1.  Set while
+ * single-threaded; its writes are made under log_lock.
+ */
+static int logfd = -1;
+/* Lines wait in out, and leave in one write(2) per batch: when out is
+ * full, for an urgent line, or at most FLUSH_MS after the first line
+ * that waits (the flusher thread).  Urgent lines are the events other
+ * than requests, and failed requests.  Request threads on every core
+ * append here, so a line touches only out, its length and the stamp.
  */
 #define FLUSH_MS 20
+#define OUT_SIZE (256 * 1024)
+static char *out;         /* guarded by log_lock; OUT_SIZE bytes, owned */
+static size_t out_len;    /* guarded by log_lock: bytes waiting in out */
+static bool write_failed; /* guarded by log_lock: the error was reported */
 static pthread_cond_t flush_cond = PTHREAD_COND_INITIALIZER;
 static pthread_t flusher;         /* started by after_fork if logfile */
 static bool flusher_running;      /* guarded by log_lock */
@@ -61,6 +70,7 @@ static bool flusher_idle;         /* guarded by log_lock: waits for dirty */
 static bool flusher_stop;         /* guarded by log_lock */
 static bool dirty;                /* guarded by log_lock: unflushed lines */
 static time_t stamp_sec = -1;     /* guarded by log_lock: stamp's second */
+#define STAMP_LEN 19              /* "YYYY-MM-DD HH:MM:SS" */
 static char stamp[32];            /* guarded by log_lock */
 static uint64_t connections;      /* guarded by log_lock */
 static uint64_t preconnects;      /* guarded by log_lock */
@@ -70,13 +80,16 @@ static uint64_t list_exports_ids; /* guarded by log_lock */
 struct handle {
     uint64_t connection; /* number in the log, from connections */
     char prefix[32];     /* "connection=N " */
-    uint64_t id;         /* last request id; atomic */
-    char *exportname;    /* owned; what the client asked for */
+    size_t prefix_len;
+    uint64_t id;      /* last request id; atomic */
+    char *exportname; /* owned; what the client asked for */
     int tls;
     bool connected; /* Connect was logged; written by prepare only */
 };
 
 enum log_type { LOG_ENTER, LOG_LEAVE, LOG_PRINT };
+
+static void log_out_flush(void);
 
 static void
 log_unload(void)
@@ -90,8 +103,11 @@ log_unload(void)
     pthread_mutex_unlock(&log_lock);
     if (joined)
         pthread_join(flusher, NULL);
-    if (logfile)
-        fclose(logfile);
+    if (logfd >= 0) {
+        log_out_flush();
+        close(logfd);
+    }
+    free(out);
     free(logfilename);
     free(logscript);
 }
@@ -132,14 +148,14 @@ log_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
     "false).\n"                                                                \
     "logscript=<SCRIPT>           Script to run for logging."
 
-/* Whether events are logged.  logfile changes only in get_ready and
+/* Whether events are logged.  logfd changes only in get_ready and
  * unload, and logscript only in config, when no request runs, so
  * reading them without the lock is safe.
  */
 static bool
 log_active(void)
 {
-    return logfile != NULL || logscript != NULL;
+    return logfd >= 0 || logscript != NULL;
 }
 
 /* A line built without printf: request lines are the filter's hot
@@ -149,6 +165,7 @@ log_active(void)
 struct line {
     char buf[240]; /* always NUL-terminated after len bytes */
     size_t len;
+    size_t args; /* where an event's args start (line_event) */
 };
 
 static void
@@ -234,36 +251,94 @@ log_stamp(time_t sec)
     return stamp;
 }
 
-/* Write one line: timestamp, "connection=N " when h is not NULL, then
- * the len bytes of text.  An urgent line is flushed at once; others wait
- * in the buffer for the flusher thread (if it runs), at most FLUSH_MS.
+/* Write n bytes to the log file.  log_lock held (or single-threaded).
+ * A failed write loses those bytes; the first failure is reported.
+ */
+static void
+log_out_write(const char *p, size_t n)
+{
+    ssize_t r;
+
+    while (n > 0) {
+        r = write(logfd, p, n);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (!write_failed)
+                nbdkit_error("log: write: %s: %m", logfilename);
+            write_failed = true;
+            return;
+        }
+        p += r;
+        n -= (size_t)r;
+    }
+}
+
+/* Write out the lines that wait in out.  log_lock held. */
+static void
+log_out_flush(void)
+{
+    log_out_write(out, out_len);
+    out_len = 0;
+    dirty = false;
+}
+
+/* Append one line to out: the time tv, "connection=N " when h is not
+ * NULL, then the len bytes of text.  A line bigger than out (a long
+ * extent list) goes to the file directly.  log_lock held.
+ */
+static void
+log_out_line(const struct handle *h, const struct timeval *tv, const char *text,
+             size_t len)
+{
+    size_t prefix = h ? h->prefix_len : 0;
+    size_t need = STAMP_LEN + 8 + prefix + len + 1;
+    long u = tv->tv_usec;
+    char *p;
+    int i;
+
+    if (out_len + need > OUT_SIZE)
+        log_out_flush();
+    p = out + out_len;
+    memcpy(p, log_stamp(tv->tv_sec), STAMP_LEN);
+    p += STAMP_LEN;
+    *p++ = '.';
+    for (i = 5; i >= 0; i--, u /= 10)
+        p[i] = (char)('0' + u % 10);
+    p += 6;
+    *p++ = ' ';
+    if (prefix)
+        memcpy(p, h->prefix, prefix);
+    p += prefix;
+    if (need > OUT_SIZE) {
+        out_len = (size_t)(p - out);
+        log_out_flush();
+        log_out_write(text, len);
+        p = out;
+    } else {
+        memcpy(p, text, len);
+        p += len;
+    }
+    *p++ = '\n';
+    out_len = (size_t)(p - out);
+}
+
+/* Log one line of len bytes of text (see log_out_line).  An urgent line
+ * is written at once; others wait in out for the flusher thread (if it
+ * runs), at most FLUSH_MS.
  */
 static void
 log_write(const struct handle *h, const char *text, size_t len, bool urgent)
 {
     struct timeval tv;
-    char usec[8];
-    long u;
-    int i;
 
-    /* The time is taken under the lock so it never goes back in the file. */
     pthread_mutex_lock(&log_lock);
-    gettimeofday(&tv, NULL);
-    if (logfile) {
-        u = tv.tv_usec;
-        usec[0] = '.';
-        for (i = 6; i >= 1; i--, u /= 10)
-            usec[i] = (char)('0' + u % 10);
-        usec[7] = ' ';
-        fputs_unlocked(log_stamp(tv.tv_sec), logfile);
-        fwrite_unlocked(usec, 1, sizeof usec, logfile);
-        if (h)
-            fputs_unlocked(h->prefix, logfile);
-        fwrite_unlocked(text, 1, len, logfile);
-        putc_unlocked('\n', logfile);
+    if (logfd >= 0) {
+        /* Taken under the lock, so the time never goes back in the file. */
+        gettimeofday(&tv, NULL);
+        log_out_line(h, &tv, text, len);
         if (urgent || !flusher_running) {
-            fflush_unlocked(logfile);
-            dirty = false;
+            log_out_flush();
         } else if (!dirty) {
             dirty = true;
             if (flusher_idle)
@@ -274,7 +349,7 @@ log_write(const struct handle *h, const char *text, size_t len, bool urgent)
 }
 
 /* The flusher thread: FLUSH_MS after the first line that waits, write
- * out what the buffer holds.  Holds log_lock except while it waits.
+ * out what out holds.  Holds log_lock except while it waits.
  */
 static void *
 log_flusher(void *arg)
@@ -300,8 +375,7 @@ log_flusher(void *arg)
         while (!flusher_stop &&
                pthread_cond_timedwait(&flush_cond, &log_lock, &deadline) == 0)
             ;
-        fflush_unlocked(logfile);
-        dirty = false;
+        log_out_flush();
     }
     pthread_mutex_unlock(&log_lock);
     return NULL;
@@ -364,49 +438,74 @@ log_script(const struct handle *h, enum log_type type, const char *act,
     free(text);
 }
 
-/* Log one event.  args is "key=value ..." in shell syntax, maybe "".
- * Events other than requests, and failed requests, are urgent.
+/* Start the text of an event: "ACT id=N " ("...ACT ..." when it ends a
+ * request); its args follow, from l->args.
  */
 static void
-log_emit(const struct handle *h, enum log_type type, const char *act,
-         uint64_t id, const char *args)
+line_event(struct line *l, enum log_type type, const char *act, uint64_t id)
 {
-    bool urgent = h == NULL || type == LOG_PRINT || strstr(args, "error=");
+    if (type == LOG_LEAVE)
+        line_str(l, "...");
+    line_str(l, act);
+    if (id) {
+        line_str(l, " id=");
+        line_num(l, id, 10);
+    }
+    line_str(l, " ");
+    l->args = l->len;
+}
+
+/* Log the event whose text line_event started in l, its args
+ * appended.  Consumes l.
+ */
+static void
+log_line(const struct handle *h, enum log_type type, const char *act,
+         uint64_t id, struct line *l, bool urgent)
+{
+    if (l->len == l->args) /* no args: no space before them */
+        l->buf[--l->len] = '\0';
+    if (logscript)
+        log_script(h, type, act, id, l->len > l->args ? l->buf + l->args : "");
+    if (logfd < 0)
+        return;
+    if (type == LOG_ENTER)
+        line_str(l, " ...");
+    log_write(h, l->buf, l->len, urgent);
+}
+
+/* Log one event.  args is "key=value ..." in shell syntax, maybe "". */
+static void
+log_emit(const struct handle *h, enum log_type type, const char *act,
+         uint64_t id, const char *args, bool urgent)
+{
     struct line l = {.len = 0};
     char ids[32] = "", *big;
 
-    if (logfile && strlen(act) + strlen(args) < sizeof l.buf - 40) {
-        if (type == LOG_LEAVE)
-            line_str(&l, "...");
-        line_str(&l, act);
-        if (id) {
-            line_str(&l, " id=");
-            line_num(&l, id, 10);
-        }
-        if (*args) {
-            line_str(&l, " ");
-            line_str(&l, args);
-        }
-        if (type == LOG_ENTER)
-            line_str(&l, " ...");
-        log_write(h, l.buf, l.len, urgent);
-    } else if (logfile) {
-        /* Long events (export and extent lists) are rare. */
-        if (id)
-            snprintf(ids, sizeof ids, " id=%" PRIu64, id);
-        if (asprintf(&big, "%s%s%s %s%s", type == LOG_LEAVE ? "..." : "", act,
-                     ids, args, type == LOG_ENTER ? " ..." : "") == -1) {
-            nbdkit_error("log: asprintf: %m");
-            return;
-        }
-        log_write(h, big, strlen(big), urgent);
-        free(big);
+    if (strlen(act) + strlen(args) < sizeof l.buf - 40) {
+        line_event(&l, type, act, id);
+        line_str(&l, args);
+        log_line(h, type, act, id, &l, urgent);
+        return;
     }
+    /* Long events (export and extent lists) are rare. */
     if (logscript)
         log_script(h, type, act, id, args);
+    if (logfd < 0)
+        return;
+    if (id)
+        snprintf(ids, sizeof ids, " id=%" PRIu64, id);
+    if (asprintf(&big, "%s%s%s %s%s", type == LOG_LEAVE ? "..." : "", act, ids,
+                 args, type == LOG_ENTER ? " ..." : "") == -1) {
+        nbdkit_error("log: asprintf: %m");
+        return;
+    }
+    log_write(h, big, strlen(big), urgent);
+    free(big);
 }
 
-/* log_emit with printf-formatted args. */
+/* log_emit with printf-formatted args, for the events that are not
+ * requests: these are urgent.
+ */
 static void log_emitf(const struct handle *h, enum log_type type,
                       const char *act, uint64_t id, const char *fs, ...)
     ATTRIBUTE_FORMAT_PRINTF(5, 6);
@@ -428,7 +527,7 @@ log_emitf(const struct handle *h, enum log_type type, const char *act,
         nbdkit_error("log: vasprintf: %m");
         return;
     }
-    log_emit(h, type, act, id, text);
+    log_emit(h, type, act, id, text, true);
     free(text);
 }
 
@@ -455,10 +554,10 @@ log_args_open(struct log_args *a)
 /* Close the stream, emit the event, free the text. */
 static void
 log_args_emit(struct log_args *a, const struct handle *h, enum log_type type,
-              const char *act, uint64_t id)
+              const char *act, uint64_t id, bool urgent)
 {
     if (fclose(a->fp) == 0)
-        log_emit(h, type, act, id, a->text);
+        log_emit(h, type, act, id, a->text, urgent);
     free(a->text);
 }
 
@@ -467,13 +566,19 @@ log_get_ready(int thread_model)
 {
     if (logfilename) {
         /* Still single-threaded here: no lock needed. */
-        logfile = fopen(logfilename, logappend ? "ae" : "we");
-        if (logfile == NULL) {
+        out = malloc(OUT_SIZE);
+        if (out == NULL) {
+            nbdkit_error("malloc: %m");
+            return -1;
+        }
+        logfd = open(logfilename,
+                     O_WRONLY | O_CREAT | O_CLOEXEC |
+                         (logappend ? O_APPEND : O_TRUNC),
+                     0666);
+        if (logfd == -1) {
             nbdkit_error("open: %s: %m", logfilename);
             return -1;
         }
-        /* Lines leave in batches (see log_write). */
-        setvbuf(logfile, NULL, _IOFBF, 65536);
     }
     log_emitf(NULL, LOG_PRINT, "Ready", 0, "thread_model=%d", thread_model);
     return 0;
@@ -485,7 +590,7 @@ log_after_fork(nbdkit_backend *backend)
     int err;
 
     log_emitf(NULL, LOG_PRINT, "Fork", 0, "%s", "");
-    if (logfile == NULL)
+    if (logfd == -1)
         return 0;
     /* Threads do not survive the fork that daemonises: start it here. */
     err = pthread_create(&flusher, NULL, log_flusher, NULL);
@@ -573,7 +678,7 @@ log_list_exports_end(uint64_t id, struct nbdkit_exports *exports, int r)
         fprintf(a.fp, ") ");
     }
     fprintf(a.fp, "return=%d", r);
-    log_args_emit(&a, NULL, LOG_LEAVE, "ListExports", id);
+    log_args_emit(&a, NULL, LOG_LEAVE, "ListExports", id, true);
 }
 
 static int
@@ -613,6 +718,7 @@ log_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
     h->connection = log_next_id(&connections);
     snprintf(h->prefix, sizeof h->prefix, "connection=%" PRIu64 " ",
              h->connection);
+    h->prefix_len = strlen(h->prefix);
     return h;
 }
 
@@ -679,7 +785,7 @@ log_prepare(nbdkit_next *next, void *handle, int readonly)
             h->tls, (uint64_t)c.size, c.minimum, c.preferred, c.maximum,
             c.write, c.flush, c.rotational, c.trim, c.zero, c.fua, c.extents,
             c.cache, c.fast_zero);
-    log_args_emit(&a, h, LOG_PRINT, "Connect", 0);
+    log_args_emit(&a, h, LOG_PRINT, "Connect", 0, true);
     h->connected = true;
     return 0;
 }
@@ -689,9 +795,13 @@ static uint64_t
 log_begin(struct handle *h, const char *act, const struct line *args)
 {
     uint64_t id = __atomic_add_fetch(&h->id, 1, __ATOMIC_SEQ_CST);
+    struct line l = {.len = 0};
 
-    if (log_active())
-        log_emit(h, LOG_ENTER, act, id, args->buf);
+    if (log_active()) {
+        line_event(&l, LOG_ENTER, act, id);
+        line_mem(&l, args->buf, args->len);
+        log_line(h, LOG_ENTER, act, id, &l, false);
+    }
     return id;
 }
 
@@ -726,8 +836,9 @@ log_end(struct handle *h, const char *act, uint64_t id, int r, int err)
 
     if (!log_active())
         return;
+    line_event(&l, LOG_LEAVE, act, id);
     line_result(&l, r, err);
-    log_emit(h, LOG_LEAVE, act, id, l.buf);
+    log_line(h, LOG_LEAVE, act, id, &l, r == -1);
 }
 
 static int
@@ -856,7 +967,7 @@ log_extents_end(struct handle *h, uint64_t id, struct nbdkit_extents *extents,
     }
     line_result(&res, r, err);
     fputs(res.buf, a.fp);
-    log_args_emit(&a, h, LOG_LEAVE, "Extents", id);
+    log_args_emit(&a, h, LOG_LEAVE, "Extents", id, r == -1);
 }
 
 static int
