@@ -226,8 +226,10 @@ stack_bottom_up(int (*step)(struct backend *), const char *what)
     while (n-- > 0) {
         b = layers[n];
         threadlocal_set_name(b->name);
-        if (step(b) == -1)
+        if (step(b) == -1) {
+            threadlocal_set_name(NULL); /* the message names the layer */
             fatal("%s: %s failed", b->name, what);
+        }
     }
     threadlocal_set_name(NULL);
 }
