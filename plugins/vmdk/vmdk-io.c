@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* vmdk: reading, writing and mapping a struct vmdk_disk.
+ *
+ * Reads of flat extents and of allocated uncompressed grains are one
+ * pread into the caller's buffer.  A compressed grain is inflated into
+ * the caller's buffer when the request covers all of it, else into a
+ * scratch grain.  An unallocated grain of a delta disk reads its parent.
+ *
+ * Writes to flat extents and allocated grains are one pwrite in place.
+ * A write to an unallocated grain takes the disk's alloc_lock, builds
+ * the whole grain (old contents from the parent or zeros, then the new
+ * bytes), appends it to the file, and only then points the grain tables
+ * (primary and redundant) at it, and the directories at a new table if
+ * there was none: data, then table, then directory, so that a crash
+ * leaves either the old grain or the new one.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "byteorder.h"
+#include "vmdk.h"
+
+#define MARKER_SIZE 12 /* a compressed grain: lba (8), size (4), data */
+
+int
+vmdk_read_at(int fd, void *buf, uint64_t count, uint64_t offset,
+             const char *what)
+{
+    ssize_t r;
+
+    while (count > 0) {
+        r = pread(fd, buf, count, offset);
+        if (r == -1) {
+            nbdkit_error("%s: read: %m", what);
+            return -1;
+        }
+        if (r == 0) {
+            nbdkit_error("%s: the file ends before offset %" PRIu64, what,
+                         offset + count);
+            return errno = EIO, -1;
+        }
+        buf = (char *)buf + r;
+        count -= r;
+        offset += r;
+    }
+    return 0;
+}
+
+static int
+write_at(int fd, const void *buf, uint64_t count, uint64_t offset,
+         const char *what)
+{
+    ssize_t r;
+
+    while (count > 0) {
+        r = pwrite(fd, buf, count, offset);
+        if (r == -1) {
+            nbdkit_error("%s: write: %m", what);
+            return -1;
+        }
+        buf = (const char *)buf + r;
+        count -= r;
+        offset += r;
+    }
+    return 0;
+}
+
+/* The extent holding byte OFFSET of D (OFFSET < d->size). */
+static struct vmdk_extent *
+extent_find(struct vmdk_disk *d, uint64_t offset)
+{
+    size_t lo = 0, hi = d->nextents;
+
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (d->extents[mid].start <= offset)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return &d->extents[lo];
+}
+
+/* The table entry of the grain at OFFSET in sparse extent E, and in
+ * *LEN how many bytes from OFFSET the grain covers.
+ */
+static uint32_t
+grain_find(const struct vmdk_extent *e, uint64_t offset, uint64_t *len)
+{
+    uint64_t rel = offset - e->start;
+
+    *len = e->grain - rel % e->grain;
+    if (*len > e->size - rel)
+        *len = e->size - rel;
+    return __atomic_load_n(&e->table[rel / e->grain], __ATOMIC_ACQUIRE);
+}
+
+/* Read COUNT bytes at OFFSET of D's parent, zeros past its end. */
+static int
+parent_read(struct vmdk_disk *d, void *buf, uint64_t count, uint64_t offset)
+{
+    uint64_t n = 0;
+
+    if (d->parent == NULL || offset >= d->parent->size)
+        return memset(buf, 0, count), 0;
+    n = d->parent->size - offset;
+    if (n > count)
+        n = count;
+    memset((char *)buf + n, 0, count - n);
+    return vmdk_disk_read(d->parent, buf, n, offset);
+}
+
+/* Inflate the compressed grain at SECTOR of E into GRAIN (e->grain
+ * bytes); what the stream does not fill reads as zeros.
+ */
+static int
+grain_inflate(const struct vmdk_extent *e, uint32_t sector, void *grain)
+{
+    unsigned char m[MARKER_SIZE], *in;
+    uLongf out_len = e->grain;
+    uint32_t size;
+    int r;
+
+    if (vmdk_read_at(e->fd, m, sizeof m, sector * (uint64_t)VMDK_SECTOR,
+                     e->path) == -1)
+        return -1;
+    size = byteorder_read_le32(m + 8);
+    if (size == 0 || size > 2 * e->grain + 4096) {
+        nbdkit_error("%s: bad compressed grain at sector %" PRIu32, e->path,
+                     sector);
+        return errno = EIO, -1;
+    }
+    in = malloc(size);
+    if (in == NULL) {
+        nbdkit_error("malloc: %m");
+        return -1;
+    }
+    r = vmdk_read_at(e->fd, in, size,
+                     sector * (uint64_t)VMDK_SECTOR + MARKER_SIZE, e->path);
+    if (r == 0 && uncompress(grain, &out_len, in, size) != Z_OK) {
+        nbdkit_error("%s: the compressed grain at sector %" PRIu32
+                     " does not inflate",
+                     e->path, sector);
+        r = -1, errno = EIO;
+    }
+    free(in);
+    if (r == 0)
+        memset((char *)grain + out_len, 0, e->grain - out_len);
+    return r;
+}
+
+/* Read LEN bytes at byte FROM of the compressed grain at SECTOR. */
+static int
+compressed_read(const struct vmdk_extent *e, uint32_t sector, void *buf,
+                uint64_t len, uint64_t from)
+{
+    void *grain;
+    int r;
+
+    if (len == e->grain)
+        return grain_inflate(e, sector, buf);
+    grain = malloc(e->grain);
+    if (grain == NULL) {
+        nbdkit_error("malloc: %m");
+        return -1;
+    }
+    r = grain_inflate(e, sector, grain);
+    if (r == 0)
+        memcpy(buf, (char *)grain + from, len);
+    free(grain);
+    return r;
+}
+
+/* Read up to COUNT bytes at OFFSET within one extent, or one grain of a
+ * sparse extent; returns how many, or -1.
+ */
+static int64_t
+read_some(struct vmdk_disk *d, void *buf, uint64_t count, uint64_t offset)
+{
+    struct vmdk_extent *e = extent_find(d, offset);
+    uint64_t len = e->start + e->size - offset, rel = offset - e->start;
+    uint32_t sector = 0;
+
+    if (e->type == VMDK_SPARSE)
+        sector = grain_find(e, offset, &len);
+    if (len > count)
+        len = count;
+    if (e->noaccess) {
+        nbdkit_error("%s: reading a NOACCESS extent", d->path);
+        return errno = EIO, -1;
+    }
+    if (e->type == VMDK_ZERO || (e->type == VMDK_SPARSE && sector == 1))
+        memset(buf, 0, len);
+    else if (e->type == VMDK_FLAT) {
+        if (vmdk_read_at(e->fd, buf, len, e->offset + rel, e->path) == -1)
+            return -1;
+    } else if (sector == 0) {
+        if (parent_read(d, buf, len, offset) == -1)
+            return -1;
+    } else if (e->compressed) {
+        if (compressed_read(e, sector, buf, len, rel % e->grain) == -1)
+            return -1;
+    } else if (vmdk_read_at(e->fd, buf, len,
+                            sector * (uint64_t)VMDK_SECTOR + rel % e->grain,
+                            e->path) == -1)
+        return -1;
+    return len;
+}
+
+int
+vmdk_disk_read(struct vmdk_disk *d, void *buf, uint64_t count, uint64_t offset)
+{
+    int64_t n;
+
+    while (count > 0) {
+        n = read_some(d, buf, count, offset);
+        if (n == -1)
+            return -1;
+        buf = (char *)buf + n;
+        count -= n;
+        offset += n;
+    }
+    return 0;
+}
+
+/* Append N sectors to E's file; their first sector in *AT.  Called with
+ * alloc_lock held.
+ */
+static int
+sectors_alloc(struct vmdk_extent *e, uint64_t n, uint32_t *at)
+{
+    if (e->file_end + n > UINT32_MAX) {
+        nbdkit_error("%s: the sparse extent is full (2 TiB)", e->path);
+        return errno = ENOSPC, -1;
+    }
+    *at = e->file_end;
+    e->file_end += n;
+    return 0;
+}
+
+/* Write entry G (grain at sector SECTOR) into one grain table, at sector
+ * GT, and if that table is NEW, the whole table and then its entry in
+ * the directory at sector DIR.
+ */
+static int
+table_store(struct vmdk_extent *e, uint64_t g, uint32_t sector, uint32_t gt,
+            bool new, uint64_t dir)
+{
+    uint64_t first = g - g % e->gtes_per_gt, i;
+    unsigned char le[4];
+    uint32_t *copy;
+    int r;
+
+    if (!new) {
+        byteorder_write_le32(le, sector);
+        return write_at(e->fd, le, 4,
+                        gt * (uint64_t)VMDK_SECTOR + (g - first) * 4, e->path);
+    }
+    copy = malloc(e->gtes_per_gt * 4);
+    if (copy == NULL) {
+        nbdkit_error("malloc: %m");
+        return -1;
+    }
+    for (i = 0; i < e->gtes_per_gt; i++)
+        byteorder_write_le32(&copy[i], e->table[first + i]);
+    byteorder_write_le32(&copy[g - first], sector);
+    r = write_at(e->fd, copy, e->gtes_per_gt * 4, gt * (uint64_t)VMDK_SECTOR,
+                 e->path);
+    free(copy);
+    if (r == -1)
+        return -1;
+    byteorder_write_le32(le, gt);
+    return write_at(e->fd, le, 4, dir * VMDK_SECTOR + g / e->gtes_per_gt * 4,
+                    e->path);
+}
+
+/* Allocate grain G of E and write GRAIN (its whole new contents) there,
+ * then the tables.  Called with alloc_lock held.
+ */
+static int
+grain_append(struct vmdk_extent *e, uint64_t g, const void *grain)
+{
+    uint64_t t = g / e->gtes_per_gt, gt_sectors;
+    bool new_gt = e->gd[t] == 0, new_rgt = e->rgd && e->rgd[t] == 0;
+    uint32_t sector, gt = e->gd[t], rgt = e->rgd ? e->rgd[t] : 0;
+
+    gt_sectors = (e->gtes_per_gt * 4 + VMDK_SECTOR - 1) / VMDK_SECTOR;
+    if ((new_gt && sectors_alloc(e, gt_sectors, &gt) == -1) ||
+        (new_rgt && sectors_alloc(e, gt_sectors, &rgt) == -1) ||
+        sectors_alloc(e, e->grain / VMDK_SECTOR, &sector) == -1)
+        return -1;
+    if (write_at(e->fd, grain, e->grain, sector * (uint64_t)VMDK_SECTOR,
+                 e->path) == -1)
+        return -1;
+    if ((e->rgd && table_store(e, g, sector, rgt, new_rgt, e->rgd_at) == -1) ||
+        table_store(e, g, sector, gt, new_gt, e->gd_at) == -1)
+        return -1;
+    e->gd[t] = gt;
+    if (e->rgd)
+        e->rgd[t] = rgt;
+    /* Published: readers without the lock now see the new grain. */
+    __atomic_store_n(&e->table[g], sector, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/* Write LEN bytes at OFFSET (within one grain of sparse extent E) into a
+ * grain not yet allocated.
+ */
+static int
+grain_write_new(struct vmdk_disk *d, struct vmdk_extent *e, const void *buf,
+                uint64_t len, uint64_t offset)
+{
+    uint64_t rel = offset - e->start, g = rel / e->grain;
+    uint64_t gstart = offset - rel % e->grain, glen = e->grain;
+    uint32_t old = e->table[g];
+    char *grain;
+    int r;
+
+    grain = calloc(1, e->grain);
+    if (grain == NULL) {
+        nbdkit_error("calloc: %m");
+        return -1;
+    }
+    if (glen > e->start + e->size - gstart)
+        glen = e->start + e->size - gstart;
+    r = 0;
+    if (old == 0 && len < glen)
+        r = parent_read(d, grain, glen, gstart);
+    if (r == 0) {
+        memcpy(grain + rel % e->grain, buf, len);
+        r = grain_append(e, g, grain);
+    }
+    free(grain);
+    return r;
+}
+
+/* Write up to COUNT bytes at OFFSET within one extent, or one grain of a
+ * sparse extent; returns how many, or -1.
+ */
+static int64_t
+write_some(struct vmdk_disk *d, const void *buf, uint64_t count,
+           uint64_t offset)
+{
+    struct vmdk_extent *e = extent_find(d, offset);
+    uint64_t len = e->start + e->size - offset, rel = offset - e->start;
+    uint32_t sector = 0;
+    int r;
+
+    if (e->type == VMDK_SPARSE)
+        sector = grain_find(e, offset, &len);
+    if (len > count)
+        len = count;
+    if (e->type == VMDK_ZERO || !e->writable) {
+        nbdkit_error("%s: writing a read-only (%s) extent", d->path,
+                     e->type == VMDK_ZERO ? "ZERO"
+                     : e->compressed      ? "streamOptimized"
+                                          : "RDONLY");
+        return errno = EROFS, -1;
+    }
+    if (e->type == VMDK_FLAT)
+        r = write_at(e->fd, buf, len, e->offset + rel, e->path);
+    else if (sector > 1)
+        r = write_at(e->fd, buf, len,
+                     sector * (uint64_t)VMDK_SECTOR + rel % e->grain, e->path);
+    else {
+        /* Check again under the lock: another thread may have just
+         * allocated this grain.
+         */
+        pthread_mutex_lock(&d->alloc_lock);
+        sector = grain_find(e, offset, &len);
+        if (len > count)
+            len = count;
+        if (sector > 1)
+            r = write_at(e->fd, buf, len,
+                         sector * (uint64_t)VMDK_SECTOR + rel % e->grain,
+                         e->path);
+        else
+            r = grain_write_new(d, e, buf, len, offset);
+        pthread_mutex_unlock(&d->alloc_lock);
+    }
+    return r == -1 ? -1 : (int64_t)len;
+}
+
+int
+vmdk_disk_write(struct vmdk_disk *d, const void *buf, uint64_t count,
+                uint64_t offset)
+{
+    int64_t n;
+
+    while (count > 0) {
+        n = write_some(d, buf, count, offset);
+        if (n == -1)
+            return -1;
+        buf = (const char *)buf + n;
+        count -= n;
+        offset += n;
+    }
+    return 0;
+}
+
+int
+vmdk_disk_flush(struct vmdk_disk *d)
+{
+    size_t i;
+
+    for (i = 0; i < d->nextents; i++)
+        if (d->extents[i].writable && fdatasync(d->extents[i].fd) == -1) {
+            nbdkit_error("%s: fdatasync: %m", d->extents[i].path);
+            return -1;
+        }
+    return 0;
+}
+
+/* Map COUNT bytes at OFFSET of D's parent; holes past its end. */
+static int
+parent_map(struct vmdk_disk *d, uint64_t count, uint64_t offset,
+           struct nbdkit_extents *out)
+{
+    uint64_t n = 0;
+
+    if (d->parent != NULL && offset < d->parent->size) {
+        n = d->parent->size - offset;
+        if (n > count)
+            n = count;
+        if (vmdk_disk_map(d->parent, n, offset, out) == -1)
+            return -1;
+    }
+    if (n == count)
+        return 0;
+    return nbdkit_add_extent(out, offset + n, count - n,
+                             NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO);
+}
+
+int
+vmdk_disk_map(struct vmdk_disk *d, uint64_t count, uint64_t offset,
+              struct nbdkit_extents *out)
+{
+    uint64_t end = offset + count;
+
+    while (offset < end) {
+        struct vmdk_extent *e = extent_find(d, offset);
+        uint64_t len = e->start + e->size - offset;
+        uint32_t sector = 2, type = 0;
+
+        if (e->type == VMDK_SPARSE)
+            sector = grain_find(e, offset, &len);
+        if (len > end - offset)
+            len = end - offset;
+        if (e->type == VMDK_SPARSE && sector == 0) {
+            if (parent_map(d, len, offset, out) == -1)
+                return -1;
+            offset += len;
+            continue;
+        }
+        if (e->type == VMDK_ZERO)
+            type = NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO;
+        else if (sector == 1)
+            type = NBDKIT_EXTENT_ZERO;
+        if (nbdkit_add_extent(out, offset, len, type) == -1)
+            return -1;
+        offset += len;
+    }
+    return 0;
+}
