@@ -9,6 +9,7 @@ changing a harness's input layout; the files are committed.
 """
 import os
 import struct
+import zlib
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -185,9 +186,64 @@ def block_status_seeds():
     return s
 
 
+def vmdk_header(capacity, gd, rgd=0, flags=3, grain=1, gtes=4, desc=1):
+    h = struct.pack("<IIIQQQQIQQQB4sH", 0x564D444B, 1, flags, capacity,
+                    grain, 1, desc, gtes, rgd, gd, 12, 0, b"\n \r\n", 0)
+    return h.ljust(512, b"\0")
+
+
+def vmdk_desc(kind, extent):
+    text = ('# Disk DescriptorFile\nversion=1\nCID=1\nparentCID=ffffffff\n'
+            'createType="%s"\n%s\n' % (kind, extent))
+    return text.encode().ljust(512, b"\0")
+
+
+def vmdk_seeds():
+    """Small VMDK files: 1-sector grains, 4 entries per grain table."""
+    s = {}
+    # monolithicSparse: 16 sectors; sectors 0 header, 1 descriptor,
+    # 2 redundant directory, 3 directory, 4-7 redundant tables, 8-11
+    # tables, 12.. grains.  Grain 0 and 5 allocated, grain 2 zero.
+    gd = struct.pack("<4I", 8, 9, 10, 11).ljust(512, b"\0")
+    rgd = struct.pack("<4I", 4, 5, 6, 7).ljust(512, b"\0")
+    gts = [struct.pack("<4I", 12, 0, 1, 0), struct.pack("<4I", 0, 13, 0, 0),
+           bytes(16), bytes(16)]
+    tables = b"".join(t.ljust(512, b"\0") for t in gts)
+    body = (vmdk_desc("monolithicSparse", 'RW 16 SPARSE "d.vmdk"') + rgd + gd
+            + tables + tables + b"A" * 512 + b"B" * 512)
+    s["sparse"] = vmdk_header(16, 3, 2) + body
+    s["sparse-no-rgd"] = vmdk_header(16, 3, 0, flags=1) + body
+    # streamOptimized: compressed grains with markers, directory at the
+    # end, found through the footer.
+    z = zlib.compress(b"C" * 512)
+    grain = struct.pack("<QI", 0, len(z)) + z
+    grain = grain.ljust(-(-len(grain) // 512) * 512, b"\0")
+    gsec = 2 + len(grain) // 512  # the table's marker, then the table
+    stream = (vmdk_header(8, 0xFFFFFFFFFFFFFFFF, 0, flags=0x30001, gtes=4)
+              + vmdk_desc("streamOptimized", 'RW 8 SPARSE "d.vmdk"') + grain
+              + struct.pack("<QII", 1, 0, 1).ljust(512, b"\0")
+              + struct.pack("<4I", 2, 0, 1, 0).ljust(512, b"\0")
+              + struct.pack("<QII", 1, 0, 2).ljust(512, b"\0")
+              + struct.pack("<2I", gsec + 1, 0).ljust(512, b"\0")
+              + struct.pack("<QII", 1, 0, 3).ljust(512, b"\0")
+              + vmdk_header(8, gsec + 3, 0, flags=0x30001, gtes=4)
+              + bytes(512))
+    s["stream"] = stream
+    # Text descriptors: flat extents in the file itself, a zero extent,
+    # a parent that is the file itself.
+    pad = ("#" * 63 + "\n") * 16
+    s["flat"] = (vmdk_desc("monolithicFlat", 'RW 2 FLAT "d.vmdk" 0\n'
+                           'RDONLY 1 VMFS "d.vmdk" 1\nRW 4 ZERO')
+                 .rstrip(b"\0") + pad.encode())
+    s["parent-loop"] = (b"parentCID=1\nparentFileNameHint=\"d.vmdk\"\n"
+                        b"RW 4 ZERO\n")
+    return s
+
+
 def main():
     targets = {"connection": connection_seeds(), "options": options_seeds(),
-               "requests": requests_seeds(), "block-status": block_status_seeds()}
+               "requests": requests_seeds(), "block-status": block_status_seeds(),
+               "vmdk": vmdk_seeds()}
     for target, seeds in targets.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)
