@@ -13,8 +13,10 @@ cd "$(dirname "$0")"
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev zlib1g-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace
-  libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86"
-# (nbdfuse comes with libnbd-bin.)
+  libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86
+  libguestfs-tools linux-image-amd64 fdisk"
+# (nbdfuse comes with libnbd-bin; libguestfs boots its appliance from
+# the distribution kernel, linux-image-amd64.)
 # gcc's sanitizer runtimes, and clang with libFuzzer for the fuzz build.
 sanitizer_deps="libasan8 libubsan1 libtsan2 clang-14 libclang-rt-14-dev"
 
@@ -93,8 +95,10 @@ test_all() {
     # libvirt's RPC encodes with libtirpc's xdr_* functions, which ASan
     # intercepts by looking them up when the server starts; libtirpc comes
     # later, with the dlopened plugin, so the interceptors call NULL.
-    # The libvirt suite runs in the plain build only.
-    run_tests asan build-asan "$wrap" --no-suite libvirt || rc=1
+    # The libvirt suite runs in the plain build only; so does the guests
+    # suite (a libguestfs appliance under TCG: slow, and nothing of the
+    # server that the plugins suite does not already run).
+    run_tests asan build-asan "$wrap" --no-suite libvirt --no-suite guests || rc=1
     setup_args="-Db_sanitize=thread -Db_lundef=false"
     # shellcheck disable=SC2046
     run_tests tsan build-tsan "$wrap" $(printf -- '--suite %s ' $tsan_suites) || rc=1
