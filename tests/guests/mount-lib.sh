@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# mount-lib.sh: the seed's scenario, sourced by the tests that run it
+# after tests/lib.sh.  An export on $sock goes through nbdfuse to a loop
+# device with partitions (losetup -P -b 512); fdisk sees the partition,
+# mount reads and (if writable) writes its files.
+requires nbdfuse fusermount3 losetup fdisk mount umount mountpoint qemu-img \
+    sfdisk mke2fs e2fsck debugfs nbdinfo
+if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (mount, losetup)"; exit 77; fi
+[ -c /dev/fuse ] || { echo "SKIP: /dev/fuse is not available"; exit 77; }
+[ -c /dev/loop-control ] ||
+    { echo "SKIP: /dev/loop-control is not available"; exit 77; }
+
+loop="" fuse_pid=""
+mkdir -p "$tmp/fuse" "$tmp/fs"
+
+# Undo whatever is still set up, innermost first.
+teardown() {
+    if mountpoint -q "$tmp/fs"; then umount "$tmp/fs"; fi
+    if [ -n "$loop" ]; then losetup -d "$loop"; loop=""; fi
+    # The loop device may let go of the FUSE file a moment after -d.
+    for _ in $(seq 50); do
+        mountpoint -q "$tmp/fuse" || break
+        fusermount3 -u "$tmp/fuse" && break
+        sleep 0.1
+    done
+    if [ -n "$fuse_pid" ]; then
+        for _ in $(seq 100); do
+            kill -0 "$fuse_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        fuse_pid=""
+    fi
+}
+cleanup_fn teardown
+
+# seed_disk: $tmp/seed.raw, 1 GiB, a DOS partition table with one ext4
+# partition from sector 2048 holding $tmp/files (hello.txt, big.bin).
+seed_disk() {
+    mkdir -p "$tmp/files/dir"
+    echo "hello from nbdx $RANDOM" >"$tmp/files/hello.txt"
+    head -c 3000000 /dev/urandom >"$tmp/files/dir/big.bin"
+    bash "$SRCDIR/tests/guests/mkdisk.sh" "$tmp/seed.raw" $((1 << 30)) \
+        "$tmp/files"
+}
+
+# attach [-r]: nbdfuse the export on $sock at $tmp/fuse/disk, then a loop
+# device of 512-byte sectors with its partitions scanned, in $loop.
+attach() {
+    local ro=${1:-}
+    rm -f "$tmp/fuse.pid"
+    nbdfuse ${ro:+-r} -P "$tmp/fuse.pid" "$tmp/fuse/disk" "$uri" &
+    fuse_pid=$!
+    for _ in $(seq 100); do
+        [ -s "$tmp/fuse.pid" ] && break
+        kill -0 "$fuse_pid" || { echo "nbdfuse died" >&2; return 1; }
+        sleep 0.1
+    done
+    [ -s "$tmp/fuse.pid" ] || { echo "nbdfuse not ready in 10 s" >&2; return 1; }
+    [ "$(stat -c %s "$tmp/fuse/disk")" = $((1 << 30)) ]
+    loop=$(losetup -f --show -P -b 512 $ro "$tmp/fuse/disk")
+    part_node "$loop" 1
+}
+
+# part_node DEV N: wait for partition N of DEV.  In a container the
+# kernel's scan may not run and no udev makes the node: add the
+# partitions with partx (BLKPG) and make the node from sysfs.
+part_node() {
+    local dev=$1 n=$2 sys
+    sys="/sys/class/block/$(basename "$dev")p$n"
+    for _ in $(seq 20); do [ -b "${dev}p$n" ] && return 0; sleep 0.1; done
+    [ -e "$sys" ] || partx -a "$dev"
+    for _ in $(seq 20); do [ -e "$sys/dev" ] && break; sleep 0.1; done
+    [ -b "${dev}p$n" ] ||
+        mknod "${dev}p$n" b $(tr : ' ' <"$sys/dev")
+    [ -b "${dev}p$n" ] || { echo "no ${dev}p$n" >&2; return 1; }
+}
+
+# check_files [rw]: fdisk lists the partition at sector 2048; mount it,
+# compare the files, and with rw touch new.txt; unmount.
+check_files() {
+    fdisk -l "$loop" | tee "$tmp/fdisk"
+    grep -E "^${loop}p1 +2048 +2097151 +2095104 .* 83 Linux$" "$tmp/fdisk"
+    if [ "${1:-}" = rw ]; then
+        mount "${loop}p1" "$tmp/fs"
+    else
+        mount -o ro,noload "${loop}p1" "$tmp/fs"
+    fi
+    ls -lR "$tmp/fs"
+    cmp "$tmp/files/hello.txt" "$tmp/fs/hello.txt"
+    cmp "$tmp/files/dir/big.bin" "$tmp/fs/dir/big.bin"
+    if [ "${1:-}" = rw ]; then
+        touch "$tmp/fs/new.txt"
+        echo "written through nbdx" >"$tmp/fs/dir/written.txt"
+    fi
+    umount "$tmp/fs"
+}
+
+# changed_only_inside RAW_BEFORE IMAGE: IMAGE (any format qemu reads)
+# holds a clean ext4 with the new files, its partition table is the one
+# of RAW_BEFORE, and every byte that differs lies inside the partition.
+changed_only_inside() {
+    local before=$1 image=$2 l
+    qemu-img convert -O raw "$image" "$tmp/after.raw"
+    cmp -n $((2048 * 512)) "$before" "$tmp/after.raw"
+    fails qemu-img compare -q -f raw -F raw "$before" "$tmp/after.raw"
+    l=$(losetup -f --show -r -o $((2048 * 512)) "$tmp/after.raw")
+    e2fsck -fn "$l" && rc=0 || rc=$?
+    debugfs -R 'cat /dir/written.txt' "$l" >"$tmp/written" 2>/dev/null || true
+    debugfs -R 'stat /new.txt' "$l" >"$tmp/new" 2>/dev/null || true
+    losetup -d "$l"
+    [ "$rc" = 0 ]
+    [ "$(cat "$tmp/written")" = "written through nbdx" ]
+    grep -q 'Size: 0' "$tmp/new"
+    rm -f "$tmp/after.raw"
+}
