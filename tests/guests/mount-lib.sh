@@ -113,3 +113,28 @@ changed_only_inside() {
     grep -q 'Size: 0' "$tmp/new"
     rm -f "$tmp/after.raw"
 }
+
+# scenario_rw IMAGE NBDX-ARGS...: serve IMAGE with NBDX-ARGS, mount it
+# through nbdfuse and a loop device, write, unmount; then qemu-img check
+# is clean and qemu reads back what was written (changed_only_inside).
+scenario_rw() {
+    local image=$1
+    shift
+    start_server -U "$sock" "$@"
+    nbdinfo "$uri" | grep -E 'block_size_minimum: *512$'
+    attach
+    check_files rw
+    teardown
+    stop_server
+    qemu-img check "$image"
+    changed_only_inside "$tmp/seed.raw" "$image"
+}
+
+# scenario_ro NBDX-ARGS...: the same read-only, mounted ro.
+scenario_ro() {
+    start_server -r -U "$sock" "$@"
+    attach -r
+    check_files
+    teardown
+    stop_server
+}

@@ -17,18 +17,6 @@ for f in monolithicSparse streamOptimized; do
 done
 cp "$tmp/monolithicSparse.vmdk" "$tmp/copy.vmdk"
 
-start_server -U "$sock" vmdk file="$tmp/monolithicSparse.vmdk"
-nbdinfo "$uri" | grep -E 'block_size_minimum: *512$'
-attach
-check_files rw
-teardown
-stop_server
-qemu-img check "$tmp/monolithicSparse.vmdk"
-changed_only_inside "$tmp/seed.raw" "$tmp/monolithicSparse.vmdk"
+scenario_rw "$tmp/monolithicSparse.vmdk" vmdk file="$tmp/monolithicSparse.vmdk"
 fails qemu-img compare -q "$tmp/copy.vmdk" "$tmp/monolithicSparse.vmdk"
-
-start_server -r -U "$sock" vmdk "$tmp/streamOptimized.vmdk"
-attach -r
-check_files
-teardown
-stop_server
+scenario_ro vmdk "$tmp/streamOptimized.vmdk"
