@@ -19,6 +19,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,19 +124,89 @@ parent_read(struct vmdk_disk *d, void *buf, uint64_t count, uint64_t offset)
     return vmdk_disk_read(d->parent, buf, n, offset);
 }
 
-/* Inflate the compressed grain at SECTOR of E into GRAIN (e->grain
- * bytes); what the stream does not fill reads as zeros.
+/* The grain this thread inflated last, and the inflate stream it is in
+ * the middle of.  Reads smaller than a grain come in runs within one
+ * grain (a filesystem's blocks, a client's small requests): each takes
+ * its bytes from here, inflating only as far as it needs.  Keyed by the
+ * extent's id, never reused, so a grain of a closed disk never matches.
+ * Owned by the thread (a pthread key frees it at exit).
  */
-static int
-grain_inflate(const struct vmdk_extent *e, uint32_t sector, void *grain)
-{
-    unsigned char m[MARKER_SIZE], *in;
-    uLongf out_len = e->grain;
-    uint32_t size;
-    int r;
+struct inflater {
+    z_stream z;
+    bool z_ready;       /* inflateInit done */
+    uint64_t id;        /* extent id of the grain; 0: none */
+    uint32_t sector;    /* the grain's marker sector */
+    unsigned char *in;  /* its compressed bytes */
+    unsigned char *out; /* e->grain bytes: have of them inflated */
+    size_t in_cap, out_cap;
+    uint64_t have;
+};
 
-    if (vmdk_read_at(e->fd, m, sizeof m, sector * (uint64_t)VMDK_SECTOR,
-                     e->path) == -1)
+static pthread_key_t inflater_key;
+static pthread_once_t inflater_once = PTHREAD_ONCE_INIT;
+
+static void
+inflater_free(void *p)
+{
+    struct inflater *f = p;
+
+    if (f->z_ready)
+        inflateEnd(&f->z);
+    free(f->in);
+    free(f->out);
+    free(f);
+}
+
+static void
+inflater_key_make(void)
+{
+    pthread_key_create(&inflater_key, inflater_free);
+}
+
+static struct inflater *
+inflater_get(void)
+{
+    struct inflater *f;
+
+    pthread_once(&inflater_once, inflater_key_make);
+    f = pthread_getspecific(inflater_key);
+    if (f == NULL && (f = calloc(1, sizeof *f)) != NULL &&
+        pthread_setspecific(inflater_key, f) != 0) {
+        free(f);
+        f = NULL;
+    }
+    if (f == NULL)
+        nbdkit_error("calloc: %m");
+    return f;
+}
+
+/* Grow *BUF to at least N bytes. */
+static int
+buffer_reserve(unsigned char **buf, size_t *cap, size_t n)
+{
+    unsigned char *b;
+
+    if (*cap >= n)
+        return 0;
+    b = realloc(*buf, n);
+    if (b == NULL) {
+        nbdkit_error("realloc: %m");
+        return -1;
+    }
+    *buf = b, *cap = n;
+    return 0;
+}
+
+/* Read the compressed grain at SECTOR of E into F and start inflating. */
+static int
+inflater_start(struct inflater *f, const struct vmdk_extent *e, uint32_t sector)
+{
+    unsigned char m[MARKER_SIZE];
+    uint64_t at = sector * (uint64_t)VMDK_SECTOR;
+    uint32_t size;
+
+    f->id = 0;
+    if (vmdk_read_at(e->fd, m, sizeof m, at, e->path) == -1)
         return -1;
     size = byteorder_read_le32(m + 8);
     if (size == 0 || size > 2 * e->grain + 4096) {
@@ -142,23 +214,84 @@ grain_inflate(const struct vmdk_extent *e, uint32_t sector, void *grain)
                      sector);
         return errno = EIO, -1;
     }
-    in = malloc(size);
-    if (in == NULL) {
-        nbdkit_error("malloc: %m");
+    if (buffer_reserve(&f->in, &f->in_cap, size) == -1 ||
+        buffer_reserve(&f->out, &f->out_cap, e->grain) == -1 ||
+        vmdk_read_at(e->fd, f->in, size, at + MARKER_SIZE, e->path) == -1)
         return -1;
+    if (!f->z_ready) {
+        memset(&f->z, 0, sizeof f->z);
+        if (inflateInit(&f->z) != Z_OK) {
+            nbdkit_error("inflateInit: out of memory");
+            return errno = ENOMEM, -1;
+        }
+        f->z_ready = true;
+    } else if (inflateReset(&f->z) != Z_OK)
+        return errno = EIO, -1;
+    f->z.next_in = f->in;
+    f->z.avail_in = size;
+    f->have = 0;
+    f->id = e->id, f->sector = sector;
+    return 0;
+}
+
+static int
+inflate_failed(struct inflater *f, const struct vmdk_extent *e, uint32_t sector)
+{
+    f->id = 0;
+    nbdkit_error("%s: the compressed grain at sector %" PRIu32
+                 " does not inflate",
+                 e->path, sector);
+    return errno = EIO, -1;
+}
+
+/* The compressed grain at SECTOR of E, inflated for at least its first
+ * WANT bytes (what the stream does not fill reads as zeros); NULL on
+ * error.  The memory is the thread's until its next call.
+ */
+static const unsigned char *
+grain_inflated(const struct vmdk_extent *e, uint32_t sector, uint64_t want)
+{
+    struct inflater *f = inflater_get();
+    int r;
+
+    if (f == NULL)
+        return NULL;
+    if ((f->id != e->id || f->sector != sector) &&
+        inflater_start(f, e, sector) == -1)
+        return NULL;
+    while (f->have < want) {
+        f->z.next_out = f->out + f->have;
+        f->z.avail_out = want - f->have;
+        r = inflate(&f->z, Z_NO_FLUSH);
+        f->have = want - f->z.avail_out;
+        if (r == Z_STREAM_END) {
+            memset(f->out + f->have, 0, e->grain - f->have);
+            f->have = e->grain;
+        } else if (r != Z_OK) {
+            inflate_failed(f, e, sector);
+            return NULL;
+        }
     }
-    r = vmdk_read_at(e->fd, in, size,
-                     sector * (uint64_t)VMDK_SECTOR + MARKER_SIZE, e->path);
-    if (r == 0 && uncompress(grain, &out_len, in, size) != Z_OK) {
-        nbdkit_error("%s: the compressed grain at sector %" PRIu32
-                     " does not inflate",
-                     e->path, sector);
-        r = -1, errno = EIO;
-    }
-    free(in);
-    if (r == 0)
-        memset((char *)grain + out_len, 0, e->grain - out_len);
-    return r;
+    return f->out;
+}
+
+/* Inflate the whole compressed grain at SECTOR of E straight into GRAIN
+ * (e->grain bytes); what the stream does not fill reads as zeros.
+ */
+static int
+grain_inflate(const struct vmdk_extent *e, uint32_t sector, void *grain)
+{
+    struct inflater *f = inflater_get();
+
+    if (f == NULL || inflater_start(f, e, sector) == -1)
+        return -1;
+    f->id = 0; /* f->out does not hold it */
+    f->z.next_out = grain;
+    f->z.avail_out = e->grain;
+    if (inflate(&f->z, Z_FINISH) != Z_STREAM_END)
+        return inflate_failed(f, e, sector);
+    memset((char *)grain + (e->grain - f->z.avail_out), 0, f->z.avail_out);
+    return 0;
 }
 
 /* Read LEN bytes at byte FROM of the compressed grain at SECTOR. */
@@ -166,21 +299,15 @@ static int
 compressed_read(const struct vmdk_extent *e, uint32_t sector, void *buf,
                 uint64_t len, uint64_t from)
 {
-    void *grain;
-    int r;
+    const unsigned char *grain;
 
     if (len == e->grain)
         return grain_inflate(e, sector, buf);
-    grain = malloc(e->grain);
-    if (grain == NULL) {
-        nbdkit_error("malloc: %m");
+    grain = grain_inflated(e, sector, from + len);
+    if (grain == NULL)
         return -1;
-    }
-    r = grain_inflate(e, sector, grain);
-    if (r == 0)
-        memcpy(buf, (char *)grain + from, len);
-    free(grain);
-    return r;
+    memcpy(buf, grain + from, len);
+    return 0;
 }
 
 /* Read up to COUNT bytes at OFFSET within one extent, or one grain of a
@@ -233,6 +360,36 @@ vmdk_disk_read(struct vmdk_disk *d, void *buf, uint64_t count, uint64_t offset)
         offset += n;
     }
     return 0;
+}
+
+int
+vmdk_disk_fd_range(struct vmdk_disk *d, uint64_t count, uint64_t offset,
+                   int *fd, uint64_t *fd_offset)
+{
+    struct vmdk_extent *e = extent_find(d, offset);
+    uint64_t rel = offset - e->start, len, done;
+    uint32_t sector, next;
+
+    if (e->noaccess || e->type == VMDK_ZERO || e->compressed ||
+        count > e->start + e->size - offset)
+        return errno = ENOTSUP, -1;
+    *fd = e->fd;
+    if (e->type == VMDK_FLAT) {
+        *fd_offset = e->offset + rel;
+        return 0;
+    }
+    /* Allocated grains one after the other in the file (as qemu-img and
+     * VMware write them); a grain, once allocated, never moves.
+     */
+    sector = grain_find(e, offset, &len);
+    *fd_offset = sector * (uint64_t)VMDK_SECTOR + rel % e->grain;
+    for (done = len; sector > 1 && done < count; done += len) {
+        next = grain_find(e, offset + done, &len);
+        if (next != sector + e->grain / VMDK_SECTOR)
+            return errno = ENOTSUP, -1;
+        sector = next;
+    }
+    return sector > 1 ? 0 : (errno = ENOTSUP, -1);
 }
 
 /* Append N sectors to E's file; their first sector in *AT.  Called with

@@ -39,6 +39,9 @@
 #define EXTENTS_MAX 4096
 #define PARENTS_MAX 32 /* the depth of a snapshot chain */
 
+/* The last id given to a sparse extent (struct vmdk_extent.id). */
+static uint64_t extent_ids;
+
 /* A sparse extent's header, in sectors where the format has them. */
 struct sparse_header {
     uint32_t flags;
@@ -201,6 +204,7 @@ sparse_open(struct vmdk_extent *e, uint64_t sectors)
                      e->path, sh.capacity);
         return errno = EINVAL, -1;
     }
+    e->id = __atomic_add_fetch(&extent_ids, 1, __ATOMIC_RELAXED);
     e->compressed = (sh.flags & FLAG_COMPRESSED) != 0;
     e->writable = e->writable && !e->compressed;
     e->grain = sh.grain * VMDK_SECTOR;

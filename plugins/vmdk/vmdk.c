@@ -16,6 +16,7 @@
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
+#include <nbdx-extensions.h>
 
 #include "vmdk.h"
 
@@ -183,3 +184,28 @@ static struct nbdkit_plugin plugin = {
 };
 
 NBDKIT_REGISTER_PLUGIN(plugin)
+
+/* nbdx's zero-copy read: a request that lies in one piece of one file
+ * (a flat extent, or allocated grains one after the other) is sent from
+ * the file with sendfile; others are declined and read with .pread.
+ */
+static int
+vmdk_pread_fd(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
+              int *fd, uint64_t *fd_offset)
+{
+    return vmdk_disk_fd_range(disk, count, offset, fd, fd_offset);
+}
+
+static const struct nbdx_extension extension = {
+    ._struct_size = sizeof extension,
+    ._version = NBDX_EXTENSION_VERSION,
+    .pread_fd = vmdk_pread_fd,
+};
+
+const struct nbdx_extension *nbdx_extension_init(void);
+
+const struct nbdx_extension *
+nbdx_extension_init(void)
+{
+    return &extension;
+}

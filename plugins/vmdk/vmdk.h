@@ -40,6 +40,7 @@ struct vmdk_extent {
     uint64_t ngts;          /* SPARSE: entries in gd and rgd */
     uint64_t gd_at, rgd_at; /* SPARSE: where gd and rgd are, in sectors */
     uint64_t file_end;      /* SPARSE: next free sector (alloc_lock) */
+    uint64_t id;            /* SPARSE: unique in the process, never 0 */
 };
 
 /* A disk: one descriptor.  Built by vmdk_disk_open, then shared by every
@@ -68,6 +69,11 @@ extern int vmdk_disk_read(struct vmdk_disk *d, void *buf, uint64_t count,
 extern int vmdk_disk_write(struct vmdk_disk *d, const void *buf, uint64_t count,
                            uint64_t offset);
 extern int vmdk_disk_flush(struct vmdk_disk *d);
+/* Where [offset, offset + count) lies in one file, in one piece, if it
+ * does: 0 and *fd, *fd_offset; else -1 with errno ENOTSUP.
+ */
+extern int vmdk_disk_fd_range(struct vmdk_disk *d, uint64_t count,
+                              uint64_t offset, int *fd, uint64_t *fd_offset);
 extern int vmdk_disk_map(struct vmdk_disk *d, uint64_t count, uint64_t offset,
                          struct nbdkit_extents *out);
 extern int vmdk_read_at(int fd, void *buf, uint64_t count, uint64_t offset,

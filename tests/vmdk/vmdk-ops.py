@@ -5,6 +5,9 @@
 #                            N random writes (1 byte to 200 KiB, many
 #                            crossing grains) to the export and to RAW,
 #                            from THREADS connections at once, then flush
+#   check URI RAW SEED N     N reads of 512 B to 192 KiB, random and in
+#                            runs forwards and backwards through a grain,
+#                            compared with RAW
 #   stream RAW OUT           a streamOptimized VMDK of RAW laid out as
 #                            VMware writes it (qemu-img's differs): grain
 #                            markers, each grain table after its grains,
@@ -73,6 +76,28 @@ SECTOR = 512
 GRAIN = 128  # sectors
 
 
+def check(uri, raw, seed, n):
+    data = open(raw, "rb").read()
+    rnd = random.Random(seed)
+    h = nbd.NBD()
+    h.connect_uri(uri)
+    reads = []
+    for _ in range(n):
+        kind = rnd.randrange(3)
+        g = rnd.randrange(len(data) // 65536) * 65536
+        if kind == 0:  # anywhere, any size
+            off = rnd.randrange(len(data) // 512 - 384) * 512
+            reads.append((off, rnd.randrange(1, 385) * 512))
+        else:  # 4 KiB at a time through one grain, either way
+            offs = [g + i * 4096 for i in range(16)]
+            reads += [(o, 4096) for o in (offs if kind == 1 else offs[::-1])]
+    for off, count in reads:
+        got = h.pread(count, off)
+        if got != data[off:off + count]:
+            sys.exit("read of %d at %d differs" % (count, off))
+    h.shutdown()
+
+
 def header(capacity, desc_sectors, gd):
     h = struct.pack("<IIIQQQQIQQQB4sH", 0x564D444B, 3, 0x30001, capacity,
                     GRAIN, 1, desc_sectors, 512, 0, gd, 1 + desc_sectors, 0,
@@ -130,6 +155,8 @@ if sys.argv[1] == "make":
 elif sys.argv[1] == "write":
     write(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]),
           int(sys.argv[6]) if len(sys.argv) > 6 else 1)
+elif sys.argv[1] == "check":
+    check(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
 elif sys.argv[1] == "stream":
     stream(sys.argv[2], sys.argv[3])
 else:

@@ -3,6 +3,8 @@
 # vmdk-read.sh: every subformat qemu-img writes reads back byte for byte
 # through nbdcopy; holes are holes in nbdinfo --map; a renamed
 # monolithicSparse still reads itself; the export is 512-byte aligned.
+# Small reads, in runs through a grain and backwards, read compressed
+# grains in pieces.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/vmdk/vmdk-lib.sh"
 set -x
@@ -15,6 +17,7 @@ for f in monolithicSparse monolithicFlat twoGbMaxExtentSparse \
     [ "$(nbdinfo --size "$uri")" = $((16 << 20)) ]
     nbdcopy "$uri" "$tmp/out"
     cmp "$tmp/raw" "$tmp/out"
+    /usr/bin/python3 "$ops" check "$uri" "$tmp/raw" 3 200
     nbdinfo --map "$uri" >"$tmp/map"
     cat "$tmp/map"
     case "$f" in
@@ -42,6 +45,10 @@ serve -r "$tmp/streamOptimized.vmdk"
 copies=""
 for i in 1 2 3 4; do
     nbdcopy "$uri" "$tmp/out.$i" &
+    copies="$copies $!"
+done
+for i in 1 2 3 4; do
+    /usr/bin/python3 "$ops" check "$uri" "$tmp/raw" $i 100 &
     copies="$copies $!"
 done
 for c in $copies; do wait "$c"; done
