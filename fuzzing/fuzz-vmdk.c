@@ -5,7 +5,8 @@
  * descriptor, grain directories and tables, grains, compressed or not,
  * footer) or a text descriptor, whose extents and parent may name the
  * file itself (it is written as d.vmdk in a scratch folder).  If the
- * disk opens, the harness reads up to 1 MiB of it, maps it, writes a
+ * disk opens, the harness reads up to 1 MiB of it, in 64 KiB requests and
+ * then sectors here and there (parts of grains), maps it, writes a
  * sector at the start and in the middle when it is writable and checks
  * that the sector reads back, then closes it.  Anything the parser lets
  * through must be safe for the I/O path.
@@ -82,6 +83,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (off = 0; off < end; off += sizeof buf)
         vmdk_disk_read(d, buf, end - off < sizeof buf ? end - off : sizeof buf,
                        off);
+    /* Sector reads, forwards then backwards: parts of grains. */
+    for (off = 0; off + 2 * VMDK_SECTOR <= end && off < 8 * 4096; off += 4096)
+        vmdk_disk_read(d, buf, VMDK_SECTOR, off + VMDK_SECTOR);
+    while (off >= 4096) {
+        off -= 4096;
+        if (off + 2 * VMDK_SECTOR <= end)
+            vmdk_disk_read(d, buf, VMDK_SECTOR, off + VMDK_SECTOR);
+    }
     exts = nbdkit_extents_new(0, d->size);
     if (exts != NULL) {
         vmdk_disk_map(d, end, 0, exts);
