@@ -807,6 +807,11 @@ plugin_cache(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
 
     if (c->can_cache == NBDKIT_CACHE_EMULATE)
         return plugin_cache_by_reading(c, count, offset, err);
+    /* Native without a .cache: the data is as cached as it gets (nbdkit's
+     * memory plugin says so), and the request does nothing.
+     */
+    if (p->cache == NULL)
+        return 0;
     return CALL_DATA(c->b, err, p->cache(c->handle, count, offset, 0));
 }
 

@@ -58,6 +58,11 @@ assert h.pread(65536, 0) == bytes(65536)
 h.zero(4096, 12288, nbd.CMD_FLAG_NO_HOLE)
 assert h.pread(100, 12288) == bytes(100)
 h.flush()
+# can_cache says native without a .cache callback: a no-op, as in nbdkit.
+assert h.can_cache()
+h.pwrite(b"cached" * 100, 65536)
+h.cache(1048576, 0)
+assert h.pread(600, 65536) == b"cached" * 100
 '
     ;;
 file)
