@@ -138,7 +138,10 @@ plugin_dump_fields(struct backend *b)
     printf("api_version=%d\n", p->_api_version);
     printf("struct_size=%" PRIu64 "\n", p->_struct_size);
     printf("max_thread_model=%s\n", thread_model_name(p->_thread_model));
-    printf("thread_model=%s\n", thread_model_name(plugin_thread_model(b)));
+    /* The stack's, filters included, as nbdkit prints it (stack.c sets
+     * thread_model before --dump-plugin).
+     */
+    printf("thread_model=%s\n", thread_model_name(thread_model));
     printf("errno_is_preserved=%d\n", !!p->errno_is_preserved);
     if (p->magic_config_key)
         printf("magic_config_key=%s\n", p->magic_config_key);

@@ -187,6 +187,21 @@ stack_print_help(void)
     }
 }
 
+/* The strictest thread model of the layers. */
+static int
+stack_thread_model(void)
+{
+    int m, model = NBDKIT_THREAD_MODEL_PARALLEL;
+    struct backend *b;
+
+    for (b = top; b; b = b->next) {
+        m = b->thread_model(b);
+        if (m < model)
+            model = m;
+    }
+    return model;
+}
+
 void
 stack_early_exits(int argc, char **argv, int first)
 {
@@ -200,6 +215,7 @@ stack_early_exits(int argc, char **argv, int first)
     }
     if (opts->dump_plugin) {
         stack_configure(argc, argv, first);
+        thread_model = stack_thread_model(); /* dump_fields prints it */
         top->dump_fields(top);
         exit(0);
     }
@@ -249,14 +265,7 @@ stack_after_fork_one(struct backend *b)
 void
 stack_set_thread_model(void)
 {
-    struct backend *b;
-
-    thread_model = NBDKIT_THREAD_MODEL_PARALLEL;
-    for (b = top; b; b = b->next) {
-        int m = b->thread_model(b);
-        if (m < thread_model)
-            thread_model = m;
-    }
+    thread_model = stack_thread_model();
     debug("thread model: %s", thread_model_name(thread_model));
     lock_init_thread_model();
 }
