@@ -175,6 +175,11 @@ NBDKIT_EXTERN_DECL(int, nbdkit_use_default_export,
 
 NBDKIT_EXTERN_DECL(int, nbdkit_is_tls, (void));
 
+/* A non-NULL handle for plugins and filters that keep no per-connection
+ * state (in nbdkit-common.h as in nbdkit, so filters have it too).
+ */
+#define NBDKIT_HANDLE_NOT_NEEDED (&errno)
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,9 +31,6 @@ extern "C" {
 #error "NBDKIT_API_VERSION must be 1 or 2"
 #endif
 
-/* A non-NULL handle for plugins that keep no per-connection state. */
-#define NBDKIT_HANDLE_NOT_NEEDED (&errno)
-
 struct nbdkit_plugin {
     /* Set by NBDKIT_REGISTER_PLUGIN; do not set these yourself. */
     uint64_t _struct_size;
