@@ -240,10 +240,40 @@ def vmdk_seeds():
     return s
 
 
+def mbr_entry(kind, start, size):
+    return struct.pack("<B3sB3sII", 0, b"", kind, b"", start, size)
+
+
+def partition_seeds():
+    """Disks made of their first sectors: MBR, EBR chains, GPT."""
+    s = {}
+    sig = b"\x55\xaa"
+    mbr = (bytes(446) + mbr_entry(0x83, 2048, 4096) + mbr_entry(0x05, 4, 100)
+           + bytes(32) + sig)
+    # The extended partition at sector 4: logical 5 at 4+1, the next
+    # EBR at 4+20 with logical 6 at 24+1.
+    ebr1 = (bytes(446) + mbr_entry(0x83, 1, 10) + mbr_entry(0x05, 20, 30)
+            + bytes(32) + sig)
+    ebr2 = bytes(446) + mbr_entry(0x83, 1, 10) + bytes(48) + sig
+    disk = bytearray(25 * 512)
+    disk[0:512] = mbr
+    disk[4 * 512:5 * 512] = ebr1
+    disk[24 * 512:25 * 512] = ebr2
+    s["mbr-logical"] = bytes(disk)
+    s["mbr-primary"] = mbr
+    pmbr = bytes(446) + mbr_entry(0xee, 1, 0xffffffff) + bytes(48) + sig
+    hdr = (b"EFI PART" + struct.pack("<IIIIQQQQ16sQII", 0x10000, 92, 0, 0, 1,
+                                     0, 34, 0, bytes(16), 2, 128, 128))
+    entry = (b"\x11" * 16 + b"\x22" * 16 + struct.pack("<QQQ", 2048, 6143, 0)
+             + bytes(72))
+    s["gpt"] = pmbr + hdr.ljust(512, b"\0") + entry + entry
+    return s
+
+
 def main():
     targets = {"connection": connection_seeds(), "options": options_seeds(),
                "requests": requests_seeds(), "block-status": block_status_seeds(),
-               "vmdk": vmdk_seeds()}
+               "vmdk": vmdk_seeds(), "partition": partition_seeds()}
     for target, seeds in targets.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* fuzz-partition.c: the partition filter's MBR and GPT parsing on a
+ * hostile disk.
+ *
+ * The input is the disk (its first sectors: tables, extended boot
+ * records, GPT header and entries); the harness compiles the filter in
+ * and gives it a layer below that reads the input, zeroes past its end,
+ * and is 1 GiB large, so that partitions may lie anywhere.  For several
+ * partition numbers, prepare must either fail or place the partition
+ * inside the disk.
+ */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../filters/partition/partition.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define DISK_SIZE (INT64_C(1) << 30)
+
+static const uint8_t *disk;
+static size_t disk_len;
+
+static int64_t
+fuzz_get_size(nbdkit_next *next)
+{
+    return DISK_SIZE;
+}
+
+static int
+fuzz_pread(nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
+           uint32_t flags, int *err)
+{
+    size_t n = 0;
+
+    if (offset + count > (uint64_t)DISK_SIZE) {
+        *err = EIO;
+        return -1;
+    }
+    if (offset < disk_len)
+        n = disk_len - offset < count ? disk_len - offset : count;
+    memcpy(buf, disk + offset, n);
+    memset((char *)buf + n, 0, count - n);
+    return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const unsigned parts[] = {1, 2, 4, 5, 6, 9, 128, 129};
+    nbdkit_next next;
+    struct handle h;
+    size_t i;
+
+    memset(&next, 0, sizeof next);
+    next.get_size = fuzz_get_size;
+    next.pread = fuzz_pread;
+    disk = data, disk_len = size;
+    for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        partnum = parts[i];
+        memset(&h, 0, sizeof h);
+        if (partition_prepare(&next, &h, 1) == 0 &&
+            (h.length == 0 || h.offset > (uint64_t)DISK_SIZE ||
+             h.length > (uint64_t)DISK_SIZE - h.offset))
+            abort(); /* a partition outside the disk */
+    }
+    return 0;
+}
