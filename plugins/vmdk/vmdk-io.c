@@ -528,24 +528,20 @@ write_some(struct vmdk_disk *d, const void *buf, uint64_t count,
     }
     if (e->type == VMDK_FLAT)
         r = write_at(e->fd, buf, len, e->offset + rel, e->path);
-    else if (sector > 1)
+    else {
+        if (sector <= 1) {
+            /* Check again under the lock: another thread may have just
+             * allocated this grain.  Writers store entries under it.
+             */
+            pthread_mutex_lock(&d->alloc_lock);
+            sector = e->table[rel / e->grain];
+            r = sector > 1 ? 0 : grain_write_new(d, e, buf, len, offset);
+            pthread_mutex_unlock(&d->alloc_lock);
+            if (r == -1 || sector <= 1) /* failed, or in the new grain */
+                return r == -1 ? -1 : (int64_t)len;
+        }
         r = write_at(e->fd, buf, len,
                      sector * (uint64_t)VMDK_SECTOR + rel % e->grain, e->path);
-    else {
-        /* Check again under the lock: another thread may have just
-         * allocated this grain.
-         */
-        pthread_mutex_lock(&d->alloc_lock);
-        sector = grain_find(e, offset, &len);
-        if (len > count)
-            len = count;
-        if (sector > 1)
-            r = write_at(e->fd, buf, len,
-                         sector * (uint64_t)VMDK_SECTOR + rel % e->grain,
-                         e->path);
-        else
-            r = grain_write_new(d, e, buf, len, offset);
-        pthread_mutex_unlock(&d->alloc_lock);
     }
     return r == -1 ? -1 : (int64_t)len;
 }
