@@ -63,6 +63,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "iszero.h"
 #include "minmax.h"
 #include "sparse.h"
 #include "vector.h"
@@ -308,21 +309,6 @@ sparse_array_free(struct sparse_array *sa)
     index_vector_reset(&sa->dirty);
     pthread_rwlock_destroy(&sa->lock);
     free(sa);
-}
-
-/* True if len bytes at buf are all zero.  The first 16 bytes are checked
- * one by one; then comparing the buffer with itself shifted by 16 proves
- * the rest, at memcmp speed.
- */
-static bool
-sparse_is_zero(const char *buf, size_t len)
-{
-    size_t i, head = MIN(len, (size_t)16);
-
-    for (i = 0; i < head; i++)
-        if (buf[i] != 0)
-            return false;
-    return len <= 16 || memcmp(buf, buf + 16, len - 16) == 0;
 }
 
 /* Position in l1 of index, or of the first larger entry if absent. */
@@ -586,7 +572,7 @@ sparse_write_chunk(struct sparse_array *sa, const char *buf, uint32_t n,
     char *page = sparse_find_page(sa, offset);
 
     if (page == NULL) {
-        if (sparse_is_zero(buf, n))
+        if (is_zero(buf, n))
             return true;
         if (!alloc)
             return false;
@@ -842,7 +828,7 @@ sparse_swap_in(struct sparse_array *sa, uint64_t pos, uint32_t fresh,
     struct l2_dir *l2 = sparse_find_l2(sa, pos);
     uint32_t old = l2 ? l2->page[sparse_l2_slot(pos)] : 0;
 
-    if (sparse_is_zero(sparse_page_addr(sa, fresh), SPARSE_PAGE_SIZE)) {
+    if (is_zero(sparse_page_addr(sa, fresh), SPARSE_PAGE_SIZE)) {
         sparse_release_page(sa, fresh, run);
         if (old)
             sparse_release_page(sa, sparse_unlink_page(sa, pos), run);
@@ -930,7 +916,7 @@ sparse_zero_chunk(struct sparse_array *sa, uint32_t n, uint64_t offset,
         return;
     if (n < SPARSE_PAGE_SIZE) {
         memset(page + sparse_in_page(offset), 0, n);
-        if (!sparse_is_zero(page, SPARSE_PAGE_SIZE))
+        if (!is_zero(page, SPARSE_PAGE_SIZE))
             return;
     }
     sparse_release_page(sa, sparse_unlink_page(sa, offset), run);
@@ -981,9 +967,8 @@ sparse_state_at(const struct sparse_array *sa, uint64_t pos, uint64_t *next)
     page = l2->page[sparse_l2_slot(pos)];
     if (page == 0)
         return SPARSE_HOLE;
-    return sparse_is_zero(sparse_page_addr(sa, page), SPARSE_PAGE_SIZE)
-               ? SPARSE_ZERO
-               : SPARSE_DATA;
+    return is_zero(sparse_page_addr(sa, page), SPARSE_PAGE_SIZE) ? SPARSE_ZERO
+                                                                 : SPARSE_DATA;
 }
 
 /* Walks [offset, end) merging equal neighbours.  Caller holds a lock. */

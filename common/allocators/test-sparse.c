@@ -73,7 +73,7 @@ pieces_are_zero(const struct sparse_wpiece *iov, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++)
-        if (!sparse_is_zero(iov[i].base, iov[i].len))
+        if (!is_zero(iov[i].base, iov[i].len))
             return false;
     return true;
 }
@@ -100,7 +100,7 @@ reads_as(struct sparse_array *sa, uint64_t offset, const char *want, size_t len)
     if (buf == NULL)
         return false;
     sparse_array_read(sa, buf, (uint32_t)len, offset);
-    ok = want ? memcmp(buf, want, len) == 0 : sparse_is_zero(buf, len);
+    ok = want ? memcmp(buf, want, len) == 0 : is_zero(buf, len);
     free(buf);
     return ok;
 }
@@ -695,7 +695,7 @@ struct model {
 static bool
 model_page_zero(const struct model *m, unsigned p)
 {
-    return sparse_is_zero(m->bytes + (size_t)p * PAGE, PAGE);
+    return is_zero(m->bytes + (size_t)p * PAGE, PAGE);
 }
 
 /* Byte offsets of page p's part of [a, b), relative to the model. */
@@ -723,7 +723,7 @@ model_write(struct model *m, uint64_t a, const char *src, uint32_t len,
         model_chunk(p, a, b, &s, &e);
         if (whole && e - s == PAGE)
             m->held[p] = !model_page_zero(m, p);
-        else if (!sparse_is_zero(src + (s - a), e - s))
+        else if (!is_zero(src + (s - a), e - s))
             m->held[p] = true;
     }
 }
@@ -1615,7 +1615,7 @@ test_stage_recycles(void)
      * where the kernel may hold them, never anyone else's.
      */
     for (i = 0; i < n; i++)
-        CHECK(rv[i].base == NULL || sparse_is_zero(rv[i].base, rv[i].len));
+        CHECK(rv[i].base == NULL || is_zero(rv[i].base, rv[i].len));
     CHECK(reads_as(sa, 8 * PAGE, a, sizeof a));
 
     unit_group("the recycled pool is bounded");

@@ -10,11 +10,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nbdkit-filter.h>
+
+#include "iszero.h"
 
 static int64_t truncate_size = -1;    /* truncate=, -1 if not given */
 static uint64_t round_up, round_down; /* 0 if not given */
@@ -132,19 +133,13 @@ truncate_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
     return 0;
 }
 
-static bool
-truncate_is_zero(const char *p, uint32_t len)
-{
-    return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
-}
-
 static int
 truncate_pwrite(nbdkit_next *next, void *handle, const void *buf,
                 uint32_t count, uint64_t offset, uint32_t flags, int *err)
 {
     uint32_t n = truncate_below(handle, count, offset);
 
-    if (!truncate_is_zero((const char *)buf + n, count - n)) {
+    if (!is_zero((const char *)buf + n, count - n)) {
         nbdkit_error("truncate: write beyond the end of the underlying "
                      "device: only zeroes may be written there");
         *err = EIO;
