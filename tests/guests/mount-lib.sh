@@ -3,35 +3,8 @@
 # after tests/lib.sh.  An export on $sock goes through nbdfuse to a loop
 # device with partitions (losetup -P -b 512); fdisk sees the partition,
 # mount reads and (if writable) writes its files.
-requires nbdfuse fusermount3 losetup fdisk mount umount mountpoint qemu-img \
-    sfdisk mke2fs e2fsck debugfs nbdinfo
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (mount, losetup)"; exit 77; fi
-[ -c /dev/fuse ] || { echo "SKIP: /dev/fuse is not available"; exit 77; }
-[ -c /dev/loop-control ] ||
-    { echo "SKIP: /dev/loop-control is not available"; exit 77; }
-
-loop="" fuse_pid=""
-mkdir -p "$tmp/fuse" "$tmp/fs"
-
-# Undo whatever is still set up, innermost first.
-teardown() {
-    if mountpoint -q "$tmp/fs"; then umount "$tmp/fs"; fi
-    if [ -n "$loop" ]; then losetup -d "$loop"; loop=""; fi
-    # The loop device may let go of the FUSE file a moment after -d.
-    for _ in $(seq 50); do
-        mountpoint -q "$tmp/fuse" || break
-        fusermount3 -u "$tmp/fuse" && break
-        sleep 0.1
-    done
-    if [ -n "$fuse_pid" ]; then
-        for _ in $(seq 100); do
-            kill -0 "$fuse_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        fuse_pid=""
-    fi
-}
-cleanup_fn teardown
+. "$SRCDIR/tests/helpers/fuse-loop.sh"
+requires fdisk qemu-img sfdisk mke2fs e2fsck debugfs nbdinfo
 
 # seed_disk: $tmp/seed.raw, 1 GiB, a DOS partition table with one ext4
 # partition from sector 2048 holding $tmp/files (hello.txt, big.bin).
@@ -43,21 +16,10 @@ seed_disk() {
         "$tmp/files"
 }
 
-# attach [-r]: nbdfuse the export on $sock at $tmp/fuse/disk, then a loop
-# device of 512-byte sectors with its partitions scanned, in $loop.
+# attach [-r]: the export on $sock as a loop device of 512-byte sectors
+# with its partitions scanned, in $loop, and its partition 1.
 attach() {
-    local ro=${1:-}
-    rm -f "$tmp/fuse.pid"
-    nbdfuse ${ro:+-r} -P "$tmp/fuse.pid" "$tmp/fuse/disk" "$uri" &
-    fuse_pid=$!
-    for _ in $(seq 100); do
-        [ -s "$tmp/fuse.pid" ] && break
-        kill -0 "$fuse_pid" || { echo "nbdfuse died" >&2; return 1; }
-        sleep 0.1
-    done
-    [ -s "$tmp/fuse.pid" ] || { echo "nbdfuse not ready in 10 s" >&2; return 1; }
-    [ "$(stat -c %s "$tmp/fuse/disk")" = $((1 << 30)) ]
-    loop=$(losetup -f --show -P -b 512 $ro "$tmp/fuse/disk")
+    fuse_attach "$uri" $((1 << 30)) "$@" -P -b 512
     part_node "$loop" 1
 }
 
@@ -124,7 +86,7 @@ scenario_rw() {
     nbdinfo "$uri" | grep -E 'block_size_minimum: *512$'
     attach
     check_files rw
-    teardown
+    fuse_teardown
     stop_server
     qemu-img check "$image"
     changed_only_inside "$tmp/seed.raw" "$image"
@@ -135,6 +97,6 @@ scenario_ro() {
     start_server -r -U "$sock" "$@"
     attach -r
     check_files
-    teardown
+    fuse_teardown
     stop_server
 }
