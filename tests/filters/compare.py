@@ -20,14 +20,18 @@ FLAGS = ["is_read_only", "can_flush", "can_fua", "can_trim", "can_zero",
 
 
 def start(cmd, sock):
-    p = subprocess.Popen(cmd + ["-f", "-U", sock] + sys.argv[1:],
-                         stderr=subprocess.PIPE)
-    for _ in range(200):
-        if os.path.exists(sock):
+    # Both servers write the pidfile only once the socket listens; the
+    # socket file itself appears at bind, before that.
+    pidfile = sock + ".pid"
+    p = subprocess.Popen(cmd + ["-f", "-P", pidfile, "-U", sock] +
+                         sys.argv[1:], stderr=subprocess.PIPE)
+    for _ in range(600):
+        if os.path.exists(pidfile) and os.path.getsize(pidfile) > 0:
             return p
         if p.poll() is not None:
             sys.exit("%s exited: %s" % (cmd[0], p.stderr.read().decode()))
         time.sleep(0.05)
+    p.kill()
     sys.exit("%s did not start" % cmd[0])
 
 
