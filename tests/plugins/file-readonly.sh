@@ -37,9 +37,10 @@ if [ "$(id -u)" = 0 ]; then
     requires setpriv
     as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 fi
-"${as_user[@]}" "$NBDX" -f -U "$tmp/run/sock" file "$tmp/disk" &
+"${as_user[@]}" "$NBDX" -f -P "$tmp/run/pid" -U "$tmp/run/sock" file "$tmp/disk" &
 _pids="$_pids $!"
-for _ in $(seq 100); do [ -S "$tmp/run/sock" ] && break; sleep 0.1; done
+# The pidfile is written once the socket listens.
+for _ in $(seq 300); do [ -s "$tmp/run/pid" ] && break; sleep 0.1; done
 nbdsh -u "nbd+unix:///?socket=$tmp/run/sock" -c '
 assert h.is_read_only()
 assert h.pread(512, 0) == bytes(512)
