@@ -150,3 +150,9 @@ exports_get_use_default(const struct nbdkit_exports *exps)
 {
     return exps->use_default;
 }
+
+void
+exports_clear_use_default(struct nbdkit_exports *exps)
+{
+    exps->use_default = false;
+}

@@ -222,8 +222,21 @@ static int
 next_list_exports(nbdkit_backend *nxdata, int readonly,
                   struct nbdkit_exports *exports)
 {
-    return backend_list_exports((struct backend *)nxdata, readonly, list_is_tls,
-                                exports);
+    const char *def;
+
+    if (backend_list_exports((struct backend *)nxdata, readonly, list_is_tls,
+                             exports) == -1)
+        return -1;
+    /* A filter sees the default export as a real entry, named as the
+     * client would see it (as in nbdkit), so it can rewrite the list.
+     */
+    if (!exports_get_use_default(exports))
+        return 0;
+    exports_clear_use_default(exports);
+    def = backend_default_export(top, readonly, list_is_tls);
+    if (def == NULL)
+        return 0; /* no default to list, as in the handshake */
+    return nbdkit_add_export(exports, def, NULL);
 }
 
 static int

@@ -516,6 +516,8 @@ void interns_free_global(void);             /* at unload */
 struct nbdkit_exports *exports_new(void);   /* same as nbdkit_exports_new */
 /* True if the layer called nbdkit_use_default_export on this list. */
 bool exports_get_use_default(const struct nbdkit_exports *exports);
+/* Forget that flag, once a filter has been given the name instead. */
+void exports_clear_use_default(struct nbdkit_exports *exports);
 /* Extents collected for [start, end) are clipped to that range. */
 uint64_t extents_start(const struct nbdkit_extents *exts);
 uint64_t extents_end(const struct nbdkit_extents *exts);
