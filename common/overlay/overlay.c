@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* overlay.c: see overlay.h. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "overlay.h"
+
+/* A file in $TMPDIR (or /var/tmp) that no name points to. */
+static int
+overlay_tmpfile(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char *name;
+    int fd, e;
+
+    if (dir == NULL || *dir == '\0')
+        dir = "/var/tmp";
+    if (asprintf(&name, "%s/nbdx-overlay-XXXXXX", dir) == -1)
+        return -1;
+    fd = mkostemp(name, O_CLOEXEC);
+    e = errno;
+    if (fd >= 0)
+        unlink(name);
+    free(name);
+    errno = e;
+    return fd;
+}
+
+int
+overlay_init(struct overlay *ov, uint64_t blksize, unsigned bpb)
+{
+    int i;
+
+    if (bitmap_init(&ov->states, blksize, bpb) == -1)
+        return -1;
+    ov->fd = overlay_tmpfile();
+    if (ov->fd == -1)
+        return -1;
+    ov->blksize = blksize;
+    ov->size = 0;
+    pthread_mutex_init(&ov->state_lock, NULL);
+    for (i = 0; i < OVERLAY_STRIPES; i++)
+        pthread_mutex_init(&ov->stripes[i], NULL);
+    return 0;
+}
+
+void
+overlay_free(struct overlay *ov)
+{
+    if (ov->fd >= 0)
+        close(ov->fd);
+    ov->fd = -1;
+    bitmap_free(&ov->states);
+}
+
+uint64_t
+overlay_nblocks(const struct overlay *ov)
+{
+    return ov->states.nblocks;
+}
+
+int
+overlay_resize(struct overlay *ov, uint64_t size)
+{
+    uint64_t nblocks = size / ov->blksize + (size % ov->blksize != 0);
+
+    if (nblocks > INT64_MAX / ov->blksize) {
+        errno = EFBIG;
+        return -1;
+    }
+    if (ftruncate(ov->fd, nblocks * ov->blksize) == -1)
+        return -1;
+    if (bitmap_resize(&ov->states, size) == -1)
+        return -1;
+    ov->size = size;
+    return 0;
+}
+
+uint64_t
+overlay_block_len(const struct overlay *ov, uint64_t blk)
+{
+    uint64_t start = blk * ov->blksize;
+
+    return ov->size - start < ov->blksize ? ov->size - start : ov->blksize;
+}
+
+void
+overlay_lock(struct overlay *ov, uint64_t blk)
+{
+    pthread_mutex_lock(&ov->stripes[blk % OVERLAY_STRIPES]);
+}
+
+void
+overlay_unlock(struct overlay *ov, uint64_t blk)
+{
+    pthread_mutex_unlock(&ov->stripes[blk % OVERLAY_STRIPES]);
+}
+
+unsigned
+overlay_get(struct overlay *ov, uint64_t blk)
+{
+    unsigned v;
+
+    pthread_mutex_lock(&ov->state_lock);
+    v = bitmap_get(&ov->states, blk);
+    pthread_mutex_unlock(&ov->state_lock);
+    return v;
+}
+
+void
+overlay_set(struct overlay *ov, uint64_t blk, unsigned v)
+{
+    pthread_mutex_lock(&ov->state_lock);
+    bitmap_set(&ov->states, blk, v);
+    pthread_mutex_unlock(&ov->state_lock);
+}
+
+int64_t
+overlay_find(struct overlay *ov, uint64_t blk, unsigned v)
+{
+    int64_t found = -1;
+
+    pthread_mutex_lock(&ov->state_lock);
+    for (; blk < ov->states.nblocks; blk++)
+        if (bitmap_get(&ov->states, blk) == v) {
+            found = blk;
+            break;
+        }
+    pthread_mutex_unlock(&ov->state_lock);
+    return found;
+}
+
+/* pread or pwrite of all n bytes at off, retrying short transfers. */
+static int
+overlay_io(struct overlay *ov, char *buf, uint64_t n, uint64_t off, int wr)
+{
+    ssize_t r;
+
+    while (n > 0) {
+        r = wr ? pwrite(ov->fd, buf, n, off) : pread(ov->fd, buf, n, off);
+        if (r == -1 && errno == EINTR)
+            continue;
+        if (r == -1)
+            return -1;
+        if (r == 0) { /* reading past the end: cannot happen once resized */
+            memset(buf, 0, n);
+            return 0;
+        }
+        buf += r, n -= r, off += r;
+    }
+    return 0;
+}
+
+int
+overlay_read(struct overlay *ov, void *buf, uint64_t blk)
+{
+    return overlay_io(ov, buf, ov->blksize, blk * ov->blksize, 0);
+}
+
+int
+overlay_write(struct overlay *ov, const void *buf, uint64_t blk)
+{
+    return overlay_io(ov, (char *)buf, ov->blksize, blk * ov->blksize, 1);
+}
+
+int
+overlay_discard(struct overlay *ov, uint64_t blk)
+{
+    char *zero;
+    int r;
+
+    if (fallocate(ov->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  blk * ov->blksize, ov->blksize) == 0)
+        return 0;
+    if (errno != EOPNOTSUPP && errno != ENOSYS)
+        return -1;
+    zero = calloc(1, ov->blksize);
+    if (zero == NULL)
+        return -1;
+    r = overlay_write(ov, zero, blk);
+    free(zero);
+    return r;
+}
+
+int64_t
+overlay_allocated(struct overlay *ov)
+{
+    struct stat st;
+
+    if (fstat(ov->fd, &st) == -1)
+        return -1;
+    return (int64_t)st.st_blocks * 512;
+}
+
+int
+overlay_sync(struct overlay *ov)
+{
+    return fdatasync(ov->fd);
+}
+
+int
+overlay_split(const struct overlay *ov, uint64_t offset, uint64_t count,
+              int (*fn)(const struct overlay_piece *, void *), void *opaque)
+{
+    struct overlay_piece p = {.pos = 0};
+    int r;
+
+    while (count > 0) {
+        p.blk = offset / ov->blksize;
+        p.start = offset % ov->blksize;
+        p.len = ov->blksize - p.start;
+        if (p.len > count)
+            p.len = count;
+        p.whole = p.start == 0 && p.len == overlay_block_len(ov, p.blk);
+        r = fn(&p, opaque);
+        if (r != 0)
+            return r;
+        offset += p.len, count -= p.len, p.pos += p.len;
+    }
+    return 0;
+}

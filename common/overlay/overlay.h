@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* overlay.h: blocks of a disk kept in an unlinked temporary file, with a
+ * small state per block and a lock per block.
+ *
+ * The copy-on-write and cache filters keep whole blocks of the disk
+ * below them in a sparse file and remember, per block, where its data
+ * is (cow: in the plugin, in the overlay, trimmed; cache: absent, clean,
+ * dirty).  A request is cut into pieces, one per block it touches, with
+ * overlay_split; each piece is handled under that block's lock.
+ *
+ *     struct overlay ov;
+ *     if (overlay_init(&ov, 65536, 2) == -1 ||      errno EINVAL/ENOMEM/...
+ *         overlay_resize(&ov, disk_size) == -1)
+ *         ...
+ *     overlay_lock(&ov, blk);
+ *     if (overlay_get(&ov, blk) == 0) ... overlay_write(&ov, buf, blk) ...
+ *     overlay_unlock(&ov, blk);
+ *     overlay_free(&ov);
+ *
+ * The file is created in $TMPDIR, or /var/tmp if that is unset, and
+ * unlinked at once: it disappears when the process exits, however it
+ * exits.
+ *
+ * Locks: block blk is guarded by stripe lock blk % OVERLAY_STRIPES,
+ * taken by overlay_lock; hold it over everything done to one block (a
+ * read-modify-write, a copy from the plugin).  The states share bytes
+ * between neighbouring blocks, so overlay_get and overlay_set take an
+ * inner mutex of their own for the moment of the access.  Take at most
+ * one stripe lock at a time: that is the whole lock order.
+ *
+ * Ownership: the struct is the caller's; init opens the file and
+ * allocates the states, free closes and releases them.  Nothing here
+ * logs: failures return -1 with errno set.
+ */
+
+#ifndef NBDX_OVERLAY_H
+#define NBDX_OVERLAY_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "bitmap.h"
+
+#define OVERLAY_STRIPES 64
+
+struct overlay {
+    int fd;                     /* the unlinked file, owned */
+    uint64_t blksize;           /* bytes per block, a power of 2 */
+    uint64_t size;              /* bytes of the disk covered */
+    struct bitmap states;       /* guarded by state_lock */
+    pthread_mutex_t state_lock; /* inner, held briefly */
+    pthread_mutex_t stripes[OVERLAY_STRIPES]; /* see "Locks" above */
+};
+
+/* Opens the temporary file; no blocks yet.  -1 with errno EINVAL unless
+ * blksize is a power of 2 and bpb is 1, 2, 4 or 8, or errno from
+ * mkstemp.
+ */
+extern int overlay_init(struct overlay *ov, uint64_t blksize, unsigned bpb);
+
+/* Closes the file and frees the states; a second call is harmless. */
+extern void overlay_free(struct overlay *ov);
+
+/* Covers a disk of size bytes: the file becomes size rounded up to a
+ * whole block (sparse), new blocks are in state 0.  -1 with errno on
+ * failure, leaving the old size.
+ */
+extern int overlay_resize(struct overlay *ov, uint64_t size);
+
+/* The number of blocks, the last one maybe partial. */
+extern uint64_t overlay_nblocks(const struct overlay *ov);
+
+/* The bytes of block blk that are inside the disk (blksize except
+ * perhaps for the last block).
+ */
+extern uint64_t overlay_block_len(const struct overlay *ov, uint64_t blk);
+
+extern void overlay_lock(struct overlay *ov, uint64_t blk);
+extern void overlay_unlock(struct overlay *ov, uint64_t blk);
+
+/* A block's state, and setting it; safe from any thread. */
+extern unsigned overlay_get(struct overlay *ov, uint64_t blk);
+extern void overlay_set(struct overlay *ov, uint64_t blk, unsigned v);
+
+/* The first block at or after blk whose state is v, or -1. */
+extern int64_t overlay_find(struct overlay *ov, uint64_t blk, unsigned v);
+
+/* Reads or writes the whole of block blk (blksize bytes) in the file.
+ * 0, or -1 with errno.
+ */
+extern int overlay_read(struct overlay *ov, void *buf, uint64_t blk);
+extern int overlay_write(struct overlay *ov, const void *buf, uint64_t blk);
+
+/* Frees the file's space for block blk (it then reads as zeroes).  A
+ * file system that cannot punch holes is not an error: the block is
+ * overwritten with zeroes instead.  0, or -1 with errno.
+ */
+extern int overlay_discard(struct overlay *ov, uint64_t blk);
+
+/* Bytes the file has allocated (st_blocks * 512); -1 with errno. */
+extern int64_t overlay_allocated(struct overlay *ov);
+
+/* fdatasync of the file.  0, or -1 with errno. */
+extern int overlay_sync(struct overlay *ov);
+
+/* One block's part of a request: bytes [start, start+len) of block blk,
+ * which are bytes [pos, pos+len) of the request.  whole is 1 if the
+ * piece is all of the block (the last, partial block counts as whole
+ * when the piece covers all of it).
+ */
+struct overlay_piece {
+    uint64_t blk, start, len, pos;
+    int whole;
+};
+
+/* Calls fn(&piece, opaque) for each block the request [offset,
+ * offset+count) touches, in order, stopping at the first non-zero
+ * return, which it returns.  The request must lie inside the disk.
+ */
+extern int overlay_split(const struct overlay *ov, uint64_t offset,
+                         uint64_t count,
+                         int (*fn)(const struct overlay_piece *, void *),
+                         void *opaque);
+
+#endif /* NBDX_OVERLAY_H */
