@@ -1,0 +1,510 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* cow.c: a writable copy-on-write overlay over a read-only plugin.
+ *
+ * The plugin is opened read-only and never sees a write, zero or trim.
+ * Written blocks live in an unlinked temporary file (common/overlay),
+ * one state per block of cow-block-size bytes:
+ *   COW_MISSING   the plugin's data is current (never written here)
+ *   COW_ALLOCATED the overlay holds the block's data
+ *   COW_TRIMMED   the block reads as zeroes, its overlay space is freed
+ * A partial write reads the block first (from the overlay or the
+ * plugin), changes it and stores it whole.  All connections share the
+ * overlay; it is lost when the server exits.
+ *
+ * Locks: each block is handled under its overlay stripe lock (see
+ * overlay.h), so requests touching different blocks run in parallel
+ * and a read-modify-write is never interleaved with another change of
+ * the same block.  size_lock guards resizing the overlay.
+ */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <nbdkit-filter.h>
+
+#include "overlay.h"
+
+enum { COW_MISSING = 0, COW_ALLOCATED = 1, COW_TRIMMED = 2 };
+
+/* Configuration, written by config only. */
+static uint64_t blksize = 65536;
+static int on_cache = 0;
+static int on_read = 0;                 /* used when on_read_path is NULL */
+static const char *on_read_path = NULL; /* points into argv */
+
+/* The overlay, set up in get_ready; its own locks guard it. */
+static struct overlay ov = {.fd = -1};
+static pthread_mutex_t size_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+cow_unload(void)
+{
+    overlay_free(&ov);
+}
+
+static int
+cow_parse_block_size(const char *value)
+{
+    int64_t r = nbdkit_parse_size(value);
+
+    if (r == -1)
+        return -1;
+    if (r < 4096 || r > (INT64_C(1) << 31) || (r & (r - 1)) != 0) {
+        nbdkit_error("cow-block-size is out of range (4096..2G) "
+                     "or not a power of 2");
+        return -1;
+    }
+    blksize = r;
+    return 0;
+}
+
+static int
+cow_parse_on_read(const char *value)
+{
+    int r;
+
+    if (value[0] == '/') {
+        on_read_path = value;
+        return 0;
+    }
+    r = nbdkit_parse_bool(value);
+    if (r == -1)
+        return -1;
+    on_read = r;
+    on_read_path = NULL;
+    return 0;
+}
+
+static int
+cow_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
+           const char *value)
+{
+    int r;
+
+    if (strcmp(key, "cow-block-size") == 0)
+        return cow_parse_block_size(value);
+    if (strcmp(key, "cow-on-cache") == 0) {
+        r = nbdkit_parse_bool(value);
+        if (r == -1)
+            return -1;
+        on_cache = r;
+        return 0;
+    }
+    if (strcmp(key, "cow-on-read") == 0)
+        return cow_parse_on_read(value);
+    return next(nxdata, key, value);
+}
+
+#define cow_config_help                                                        \
+    "cow-block-size=<N>    Set COW block size (default 64K).\n"                \
+    "cow-on-cache=<BOOL>   Copy cache (prefetch) requests to the overlay.\n"   \
+    "cow-on-read=<BOOL>|/PATH  Copy read requests to the overlay."
+
+static int
+cow_get_ready(int thread_model)
+{
+    if (overlay_init(&ov, blksize, 2) == -1) {
+        nbdkit_error("cow: cannot create the overlay file: %m");
+        return -1;
+    }
+    return 0;
+}
+
+/* Whether reads are copied into the overlay now (/PATH may come and go). */
+static int
+cow_reads_copied(void)
+{
+    if (on_read_path)
+        return access(on_read_path, F_OK) == 0;
+    return on_read;
+}
+
+static void *
+cow_open(nbdkit_next_open *next, nbdkit_context *nxdata, int readonly,
+         const char *exportname, int is_tls)
+{
+    if (next(nxdata, 1, exportname) == -1)
+        return NULL;
+    return NBDKIT_HANDLE_NOT_NEEDED;
+}
+
+/* The plugin's size; the overlay grows to cover it. */
+static int64_t
+cow_get_size(nbdkit_next *next, void *handle)
+{
+    int64_t size = next->get_size(next);
+    int r = 0;
+
+    if (size == -1)
+        return -1;
+    pthread_mutex_lock(&size_lock);
+    if ((uint64_t)size > ov.size)
+        r = overlay_resize(&ov, size);
+    pthread_mutex_unlock(&size_lock);
+    if (r == -1) {
+        nbdkit_error("cow: cannot resize the overlay: %m");
+        return -1;
+    }
+    return size;
+}
+
+static int
+cow_prepare(nbdkit_next *next, void *handle, int readonly)
+{
+    return cow_get_size(next, handle) == -1 ? -1 : 0;
+}
+
+static int
+cow_can_write(nbdkit_next *next, void *handle)
+{
+    return 1;
+}
+
+static int
+cow_can_zero(nbdkit_next *next, void *handle)
+{
+    return NBDKIT_ZERO_NATIVE;
+}
+
+static int
+cow_can_fua(nbdkit_next *next, void *handle)
+{
+    return NBDKIT_FUA_NATIVE;
+}
+
+static int
+cow_can_cache(nbdkit_next *next, void *handle)
+{
+    return NBDKIT_CACHE_NATIVE;
+}
+
+/* Writable, trims, flushes, extents, multi-conn: all ours, not the
+ * plugin's.
+ */
+static int
+cow_yes(nbdkit_next *next, void *handle)
+{
+    return 1;
+}
+
+/* Block blk's current contents into buf (blksize bytes, zero-padded past
+ * the disk's end).  Caller holds the block's lock.
+ */
+static int
+cow_load(nbdkit_next *next, char *buf, uint64_t blk, int *err)
+{
+    uint64_t len = overlay_block_len(&ov, blk);
+
+    switch (overlay_get(&ov, blk)) {
+    case COW_ALLOCATED:
+        if (overlay_read(&ov, buf, blk) == -1) {
+            *err = errno;
+            nbdkit_error("cow: overlay read: %m");
+            return -1;
+        }
+        return 0;
+    case COW_TRIMMED:
+        memset(buf, 0, blksize);
+        return 0;
+    }
+    memset(buf + len, 0, blksize - len);
+    return next->pread(next, buf, len, blk * blksize, 0, err);
+}
+
+/* Stores buf as block blk.  Caller holds the block's lock. */
+static int
+cow_store(const char *buf, uint64_t blk, int *err)
+{
+    if (overlay_write(&ov, buf, blk) == -1) {
+        *err = errno;
+        nbdkit_error("cow: overlay write: %m");
+        return -1;
+    }
+    overlay_set(&ov, blk, COW_ALLOCATED);
+    return 0;
+}
+
+/* Frees block blk's space; it reads as zeroes.  Caller holds its lock. */
+static int
+cow_discard(uint64_t blk, int *err)
+{
+    if (overlay_discard(&ov, blk) == -1) {
+        *err = errno;
+        nbdkit_error("cow: overlay discard: %m");
+        return -1;
+    }
+    overlay_set(&ov, blk, COW_TRIMMED);
+    return 0;
+}
+
+/* What a request's per-block callbacks need. */
+struct cow_req {
+    nbdkit_next *next;
+    char *buf;    /* the client's buffer, or NULL for zeroes */
+    char *bounce; /* one block */
+    int copy;     /* pread: copy plugin data into the overlay */
+    int *err;
+};
+
+static int
+cow_read_piece(const struct overlay_piece *p, void *opaque)
+{
+    struct cow_req *q = opaque;
+    unsigned state;
+    int r = 0;
+
+    overlay_lock(&ov, p->blk);
+    state = overlay_get(&ov, p->blk);
+    if (state == COW_MISSING && !q->copy)
+        r = q->next->pread(q->next, q->buf + p->pos, p->len,
+                           p->blk * blksize + p->start, 0, q->err);
+    else {
+        r = cow_load(q->next, q->bounce, p->blk, q->err);
+        if (r == 0 && state == COW_MISSING)
+            r = cow_store(q->bounce, p->blk, q->err);
+        if (r == 0)
+            memcpy(q->buf + p->pos, q->bounce + p->start, p->len);
+    }
+    overlay_unlock(&ov, p->blk);
+    return r;
+}
+
+/* Writes (or zeroes, with q->buf NULL) one block's part. */
+static int
+cow_write_piece(const struct overlay_piece *p, void *opaque)
+{
+    struct cow_req *q = opaque;
+    int r = 0;
+
+    overlay_lock(&ov, p->blk);
+    if (q->buf == NULL && p->whole)
+        r = cow_discard(p->blk, q->err);
+    else if (p->whole && p->len == blksize)
+        r = cow_store(q->buf + p->pos, p->blk, q->err);
+    else {
+        r = cow_load(q->next, q->bounce, p->blk, q->err);
+        if (r == 0) {
+            if (q->buf)
+                memcpy(q->bounce + p->start, q->buf + p->pos, p->len);
+            else
+                memset(q->bounce + p->start, 0, p->len);
+            r = cow_store(q->bounce, p->blk, q->err);
+        }
+    }
+    overlay_unlock(&ov, p->blk);
+    return r;
+}
+
+/* Trim frees whole blocks; the parts of blocks it covers only partly
+ * keep their data, which the protocol allows.
+ */
+static int
+cow_trim_piece(const struct overlay_piece *p, void *opaque)
+{
+    struct cow_req *q = opaque;
+    int r;
+
+    if (!p->whole)
+        return 0;
+    overlay_lock(&ov, p->blk);
+    r = cow_discard(p->blk, q->err);
+    overlay_unlock(&ov, p->blk);
+    return r;
+}
+
+/* Copies a block the overlay lacks from the plugin (cow-on-cache). */
+static int
+cow_cache_piece(const struct overlay_piece *p, void *opaque)
+{
+    struct cow_req *q = opaque;
+    int r = 0;
+
+    overlay_lock(&ov, p->blk);
+    if (overlay_get(&ov, p->blk) == COW_MISSING) {
+        r = cow_load(q->next, q->bounce, p->blk, q->err);
+        if (r == 0)
+            r = cow_store(q->bounce, p->blk, q->err);
+    }
+    overlay_unlock(&ov, p->blk);
+    return r;
+}
+
+/* Runs fn over the blocks of [offset, offset+count) with a bounce
+ * buffer, then syncs the overlay if FUA was asked.
+ */
+static int
+cow_run(nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
+        uint32_t flags, int copy,
+        int (*fn)(const struct overlay_piece *, void *), int *err)
+{
+    struct cow_req q = {next, buf, malloc(blksize), copy, err};
+    int r;
+
+    if (q.bounce == NULL) {
+        *err = errno;
+        nbdkit_error("malloc: %m");
+        return -1;
+    }
+    r = overlay_split(&ov, offset, count, fn, &q);
+    free(q.bounce);
+    if (r == 0 && (flags & NBDKIT_FLAG_FUA) && overlay_sync(&ov) == -1) {
+        *err = errno;
+        nbdkit_error("cow: fdatasync: %m");
+        return -1;
+    }
+    return r;
+}
+
+static int
+cow_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
+          uint64_t offset, uint32_t flags, int *err)
+{
+    return cow_run(next, buf, count, offset, 0, cow_reads_copied(),
+                   cow_read_piece, err);
+}
+
+static int
+cow_pwrite(nbdkit_next *next, void *handle, const void *buf, uint32_t count,
+           uint64_t offset, uint32_t flags, int *err)
+{
+    return cow_run(next, (void *)buf, count, offset, flags, 0, cow_write_piece,
+                   err);
+}
+
+static int
+cow_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+         uint32_t flags, int *err)
+{
+    return cow_run(next, NULL, count, offset, flags, 0, cow_write_piece, err);
+}
+
+static int
+cow_trim(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+         uint32_t flags, int *err)
+{
+    return cow_run(next, NULL, count, offset, flags, 0, cow_trim_piece, err);
+}
+
+static int
+cow_flush(nbdkit_next *next, void *handle, uint32_t flags, int *err)
+{
+    if (overlay_sync(&ov) == -1) {
+        *err = errno;
+        nbdkit_error("cow: fdatasync: %m");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+cow_cache(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+          uint32_t flags, int *err)
+{
+    if (!on_cache)
+        return next->cache(next, count, offset, flags, err);
+    return cow_run(next, NULL, count, offset, 0, 0, cow_cache_piece, err);
+}
+
+/* The plugin's extents for [start, end), which the overlay does not
+ * cover, added to extents; plain data if the plugin has none.
+ */
+static int
+cow_extents_below(nbdkit_next *next, uint64_t start, uint64_t end,
+                  uint32_t flags, struct nbdkit_extents *extents, int *err)
+{
+    struct nbdkit_extents *below;
+    struct nbdkit_extent e;
+    size_t i;
+    int r = 0;
+
+    if (next->can_extents(next) != 1)
+        return nbdkit_add_extent(extents, start, end - start, 0);
+    below = nbdkit_extents_new(start, end);
+    if (below == NULL) {
+        *err = errno;
+        return -1;
+    }
+    if (next->extents(next, end - start, start, flags, below, err) == -1) {
+        nbdkit_extents_free(below);
+        return -1;
+    }
+    for (i = 0; r == 0 && i < nbdkit_extents_count(below); i++) {
+        e = nbdkit_get_extent(below, i);
+        r = nbdkit_add_extent(extents, e.offset, e.length, e.type);
+    }
+    nbdkit_extents_free(below);
+    if (r == -1)
+        *err = errno;
+    return r;
+}
+
+/* Runs of blocks in one state: allocated is data, trimmed a hole that
+ * reads as zeroes, missing whatever the plugin says.
+ */
+static int
+cow_extents(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
+            uint32_t flags, struct nbdkit_extents *extents, int *err)
+{
+    uint64_t end = offset + count, blk, start, stop;
+    unsigned state;
+    int r;
+
+    for (start = offset; start < end; start = stop) {
+        blk = start / blksize;
+        state = overlay_get(&ov, blk);
+        for (stop = (blk + 1) * blksize;
+             stop < end && overlay_get(&ov, stop / blksize) == state;)
+            stop += blksize;
+        if (stop > end)
+            stop = end;
+        if (state == COW_MISSING)
+            r = cow_extents_below(next, start, stop, flags, extents, err);
+        else {
+            r = nbdkit_add_extent(extents, start, stop - start,
+                                  state == COW_TRIMMED
+                                      ? NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO
+                                      : 0);
+            if (r == -1)
+                *err = errno;
+        }
+        if (r == -1)
+            return -1;
+        if (flags & NBDKIT_FLAG_REQ_ONE)
+            break;
+    }
+    return 0;
+}
+
+static struct nbdkit_filter filter = {
+    .name = "cow",
+    .longname = "nbdx copy-on-write (COW) filter",
+    .unload = cow_unload,
+    .config = cow_config,
+    .config_help = cow_config_help,
+    .get_ready = cow_get_ready,
+    .open = cow_open,
+    .prepare = cow_prepare,
+    .get_size = cow_get_size,
+    .can_write = cow_can_write,
+    .can_flush = cow_yes,
+    .can_trim = cow_yes,
+    .can_zero = cow_can_zero,
+    .can_fast_zero = cow_yes,
+    .can_extents = cow_yes,
+    .can_fua = cow_can_fua,
+    .can_multi_conn = cow_yes,
+    .can_cache = cow_can_cache,
+    .pread = cow_pread,
+    .pwrite = cow_pwrite,
+    .zero = cow_zero,
+    .trim = cow_trim,
+    .flush = cow_flush,
+    .cache = cow_cache,
+    .extents = cow_extents,
+};
+
+NBDKIT_REGISTER_FILTER(filter)
