@@ -22,25 +22,13 @@ xz -k -c --block-size=1MiB "$tmp/disk" >"$tmp/disk.xz"
 [ "$(xz --robot --list "$tmp/disk.xz" | awk '$1 == "totals" {print $3}')" = 4 ]
 
 start_server -U "$sock" --filter=xz file "$tmp/disk.xz"
-[ "$(nbdinfo --size "$uri")" = $((4 << 20)) ]
-nbdcopy "$uri" "$tmp/out"
-cmp "$tmp/disk" "$tmp/out"
+reads_match "$tmp/disk"
+read_only
 nbdsh_u -c '
-import random
 disk = open("'"$tmp/disk"'", "rb").read()
-assert h.is_read_only()
-rng = random.Random(7)
-for _ in range(200):
-    n = rng.randint(1, 3 << 20)
-    off = rng.randint(0, len(disk) - n)
-    assert h.pread(n, off) == disk[off:off + n], (off, n)
 assert h.pread(1, len(disk) - 1) == disk[-1:]
 h.cache(len(disk), 0)
-try:
-    h.pwrite(b"x", 0)
-    raise SystemExit("a write succeeded")
-except nbd.Error:
-    pass
+assert h.pread(3 << 20, 1 << 20) == disk[1 << 20:]
 '
 stop_server
 
