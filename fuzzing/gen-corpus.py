@@ -8,6 +8,7 @@ mutation rarely finds magic numbers on its own.  Run it again after
 changing a harness's input layout; the files are committed.
 """
 import os
+import lzma
 import struct
 import zlib
 import sys
@@ -270,10 +271,27 @@ def partition_seeds():
     return s
 
 
+def xz_seeds():
+    """xz files: one stream or several, padding, checks, a BCJ filter."""
+    data = bytes(range(256)) * 64 + b"nbdx" * 4096
+    lz = [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": 1 << 16}]
+    one = lzma.compress(data, check=lzma.CHECK_CRC64, filters=lz)
+    s = {"one-stream": one,
+         "empty": lzma.compress(b"", filters=lz),
+         "crc32": lzma.compress(data[:5000], check=lzma.CHECK_CRC32,
+                                filters=lz),
+         "sha256-bcj": lzma.compress(data, check=lzma.CHECK_SHA256,
+                                     filters=[{"id": lzma.FILTER_X86}] + lz),
+         "streams-padding": one + bytes(8) + lzma.compress(
+             data[:1000], check=lzma.CHECK_NONE, filters=lz) + bytes(4)}
+    return s
+
+
 def main():
     targets = {"connection": connection_seeds(), "options": options_seeds(),
                "requests": requests_seeds(), "block-status": block_status_seeds(),
-               "vmdk": vmdk_seeds(), "partition": partition_seeds()}
+               "vmdk": vmdk_seeds(), "partition": partition_seeds(),
+               "xz": xz_seeds()}
     for target, seeds in targets.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)

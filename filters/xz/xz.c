@@ -138,7 +138,7 @@ xz_stream_index(nbdkit_next *next, uint64_t pos, lzma_stream_flags *flags,
 {
     uint8_t footer[XZ_HEADER_SIZE];
     CLEANUP_FREE uint8_t *buf = NULL;
-    uint64_t memlimit = UINT64_MAX;
+    uint64_t memlimit;
     size_t in_pos = 0;
     lzma_ret r;
 
@@ -171,6 +171,10 @@ xz_stream_index(nbdkit_next *next, uint64_t pos, lzma_stream_flags *flags,
         nbdkit_error("xz: read: %m");
         return -1;
     }
+    /* Each record takes 2 bytes or more: a claimed count beyond that is
+     * refused before liblzma allocates for it.
+     */
+    memlimit = lzma_index_memusage(1, flags->backward_size / 2 + 1);
     r = lzma_index_buffer_decode(out, &memlimit, NULL, buf, &in_pos,
                                  flags->backward_size);
     if (r != LZMA_OK) {
