@@ -495,6 +495,8 @@ filter_zc(struct context *c)
         zc |= ZC_WRITE_IOV;
     if (!f->pwrite || e->write_pipe)
         zc |= ZC_WRITE_PIPE;
+    if (!f->pread && !f->extents)
+        zc |= ZC_READ_PLAN;
     return zc & below;
 }
 

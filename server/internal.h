@@ -413,6 +413,11 @@ struct backend {
 #define ZC_WRITE_PIPE 8 /* write_pipe */
 #define ZC_SPLICE_OK 16 /* read_iov's pieces may be vmspliced (see
                            NBDX_EXT_SPLICE_OK) */
+#define ZC_READ_PLAN 32 /* a READ may be split by this context's extents
+                           and only its data read: no layer above the
+                           plugin sees reads or extents (a filter that
+                           counts or changes them must see a READ as a
+                           pread) */
 
 struct context {
     /* First member: filters see a context as nbdkit_next. */

@@ -518,7 +518,7 @@ plugin_zc(struct context *c)
 {
     const struct nbdx_extension *e = plugin_ext(c->b);
     bool parallel = thread_model >= NBDKIT_THREAD_MODEL_PARALLEL;
-    int zc = 0;
+    int zc = ZC_READ_PLAN;
 
     if (e->pread_iov && e->release_iov)
         zc |= ZC_READ_IOV;

@@ -455,7 +455,8 @@ request_read(struct connection *conn, struct request *req, struct result *r,
         return -1;
     }
     if (conn->structured_replies && !(req->flags & NBD_CMD_FLAG_DF) &&
-        req->count >= MIN_SPARSE_READ && backend_can_extents(c) > 0)
+        req->count >= MIN_SPARSE_READ && (backend_zc(c) & ZC_READ_PLAN) &&
+        backend_can_extents(c) > 0)
         read_plan(c, req, &r->segs);
     if (r->segs.len == 0)
         return backend_pread(c, req->buf, req->count, req->offset, 0, err);
