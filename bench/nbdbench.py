@@ -11,8 +11,10 @@ performance issue.  nbdx also runs with each of a few filters, as
 servers of their own ("nbdx+offset", ...), and a second table gives
 their ratio to nbdx without a filter: the median of the ratios taken
 within each pass, so that the machine's drift between passes cancels
-out.  Run through bench/run.sh, which
-builds nbdx first.
+out.  When nbdkit runs, both servers also run the filter stacks users
+compose ("nbdx+cow" against "nbdkit+cow", ...), each over its own
+backend, in a third table.  Run through bench/run.sh, which builds nbdx
+first.
 """
 
 import argparse
@@ -23,6 +25,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,6 +69,20 @@ OFFSET_HEAD = 1 << 20
 VMDK_BACKENDS = {"vmdk": "monolithicSparse", "vmdk-stream": "streamOptimized"}
 VMDK_WORKLOADS = ("sr1m8", "rr4k1", "rr4k32")
 VMDK_TARGET = 1.5
+# Filter stacks run on nbdx and on nbdkit alike (when nbdkit runs), as
+# servers "nbdx+NAME" and "nbdkit+NAME", each over one backend: cow over
+# memory, cache over a file, partition 1 of a file whose MBR puts it
+# after a 1 MiB head, and xz reads of a file made by xz --block-size=1MiB
+# (backend "xz", read workloads only, its disk at most XZ_MAX_SIZE, half
+# random and half zeros in every 4 KiB).  The target is a minimum ratio
+# of nbdx to nbdkit with the same stack.
+STACKS = {"cow": "mem", "cache": "file", "partition": "file", "xz": "xz"}
+STACK_PARAMS = {"cow": [], "cache": [], "partition": ["partition=1"],
+                "xz": []}
+STACK_TARGET = 1.3
+PART_HEAD = 1 << 20
+XZ_MAX_SIZE = 256 << 20
+READ_WORKLOADS = ("sr1m8", "rr4k1", "rr4k32")
 
 
 def log(msg):
@@ -177,9 +194,13 @@ class Server:
         self.name, self.backend, self.transport = name, backend, transport
         self.args, self.work = args, work
         self.filter = args.filtered.get(name)
-        # The backend holds the export, and the head offset= skips.
+        self.stack = args.stacks.get(name)  # (server, filter) or None
+        # The backend holds the export, and the head offset= or the
+        # partition table skips.
         self.size = args.size + (OFFSET_HEAD if self.filter == "offset"
                                  else 0)
+        if self.stack and self.stack[1] == "partition":
+            self.size = args.size + PART_HEAD
         self.pid = None
         self.popen = None
         tag = f"{name}-{backend}-{transport}"
@@ -230,13 +251,17 @@ class Server:
             return
         size = self.size
         with open(self.file, "wb") as f:
+            allocated = False
             if self.backend == "file":
                 try:
                     os.posix_fallocate(f.fileno(), 0, size)
-                    return
+                    allocated = True
                 except OSError:
                     pass
-            f.truncate(size)
+            if not allocated:
+                f.truncate(size)
+        if self.stack and self.stack[1] == "partition":
+            write_mbr(self.file, PART_HEAD // 512, self.args.size // 512)
 
     def filter_args(self):
         """--filter= and the filter's parameters, by full path as for
@@ -267,8 +292,34 @@ class Server:
                      self.vmdk])
         return None
 
+    def stack_command(self):
+        """nbdx or nbdkit with the stack's filter over its backend."""
+        kind, flt = self.stack
+        if self.backend != STACKS[flt]:
+            return None
+        plugin, pargs = {
+            "mem": ("memory", ["size=%d" % self.size]),
+            "file": ("file", ["file=" + str(self.file)]),
+            "xz": ("file", ["file=" + str(self.args.xzfile)]),
+        }[self.backend]
+        listen = self._listen("-U", "-i", "-p")
+        if kind == "nbdkit":
+            return (["nbdkit", "-f", "--filter=" + flt] + listen +
+                    [plugin] + pargs + STACK_PARAMS[flt])
+        build = self.args.build
+        so = os.path.join(build, "filters", flt, f"nbdkit-{flt}-filter.so")
+        plug = os.path.join(build, "plugins", plugin,
+                            f"nbdkit-{plugin}-plugin.so")
+        return ([os.path.join(build, "server", "nbdx"), "-f",
+                 "--filter=" + so] + listen + [plug] + pargs +
+                STACK_PARAMS[flt])
+
     def command(self):
         a, size = self.args, str(self.size)
+        if self.stack:
+            return self.stack_command()
+        if self.backend == "xz":
+            return None
         if self.vmdk:
             return self.vmdk_command()
         if self.name == "nbdx" or self.name in a.variants or self.filter:
@@ -365,6 +416,18 @@ class Server:
         for path in (self.file, self.reqlog):
             if path and os.path.exists(path):
                 os.unlink(path)
+
+
+def write_mbr(path, start, sectors):
+    """An MBR with one Linux partition of sectors 512-byte sectors from
+    sector start."""
+    entry = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0",
+                        start, sectors)
+    with open(path, "r+b") as f:
+        f.seek(446)
+        f.write(entry)
+        f.seek(510)
+        f.write(b"\x55\xaa")
 
 
 def installed_servers(wanted, ours):
@@ -524,7 +587,7 @@ def copyin_ceiling(args, results):
 def is_peer(args, name):
     """Another NBD server, not a build of nbdx nor nbdx with a filter."""
     return (name != "nbdx" and name not in args.variants
-            and name not in args.filtered)
+            and name not in args.filtered and name not in args.stacks)
 
 
 def cpu_figure(wl, med):
@@ -644,6 +707,35 @@ def print_filter_table(args, med, combos, rows):
     return failures
 
 
+def print_stack_table(args, med, combos):
+    """nbdx against nbdkit, each with the same filter stack, row by row;
+    returns the rows below target."""
+    names = sorted({f for _, f in args.stacks.values()})
+    pairs = [(combo, f) for combo in combos for f in names
+             if combo + ("nbdx+" + f,) in med]
+    if not pairs:
+        return 0
+    print("\n## nbdx against nbdkit, each with the same filter\n")
+    print("| backend | transport | workload | unit | filter | nbdx | "
+          "nbdkit | ratio | target | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    failures = 0
+    for combo, f in pairs:
+        ours, peer = med[combo + ("nbdx+" + f,)], \
+            med.get(combo + ("nbdkit+" + f,))
+        fig = main_figure(combo[2])
+        head = f"| {combo[0]} | {combo[1]} | {combo[2]} | {fig} | {f} | "
+        if not peer or not peer.get(fig) or fig not in ours:
+            print(head + f"{fmt(ours.get(fig))} | - | - | - | - |")
+            continue
+        ratio = ours[fig] / peer[fig]
+        ok = ratio >= STACK_TARGET
+        failures += not ok
+        print(head + f"{fmt(ours[fig])} | {fmt(peer[fig])} | {ratio:.2f}x "
+              f"| >= {STACK_TARGET:g}x | {'PASS' if ok else 'FAIL'} |")
+    return failures
+
+
 def print_tables(args, rows, extra):
     med = medians(rows)
     combos = sorted({k[:3] for k in med},
@@ -712,6 +804,7 @@ def print_tables(args, rows, extra):
               f"{extra['idle_MiB']:.1f} | - | - | < 100 MiB | | "
               f"{'PASS' if ok else 'FAIL'} |")
     failures += print_filter_table(args, med, combos, rows)
+    failures += print_stack_table(args, med, combos)
     print(f"\n{failures} row(s) below target.")
     if "copyin_ceiling_MBps" in extra:
         print_copyin_ceiling(args, med, extra)
@@ -736,10 +829,17 @@ def parse_args():
                    help="also run nbdx with each of these filters, as "
                    "server nbdx+FILTER, over the mem and file backends "
                    "(\"\" for none; default %(default)s)")
-    p.add_argument("--backends", default="mem,file,null,vmdk,vmdk-stream",
+    p.add_argument("--stacks", default=",".join(STACKS),
+                   help="when nbdkit runs, also run nbdx and nbdkit with "
+                   "each of these filters, as servers nbdx+FILTER and "
+                   "nbdkit+FILTER, each over its own backend (\"\" for "
+                   "none; default %(default)s)")
+    p.add_argument("--backends",
+                   default="mem,file,null,vmdk,vmdk-stream,xz",
                    help="mem, file, null, and the VMDK disks: vmdk "
                    "(monolithicSparse), vmdk-stream (streamOptimized), "
-                   "read workloads only, against qemu-nbd")
+                   "read workloads only, against qemu-nbd; xz: an xz "
+                   "file, for the xz stack only")
     p.add_argument("--transports", default="unix,tcp")
     p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
     p.add_argument("--conn-n", type=int, default=1000,
@@ -759,13 +859,21 @@ def parse_args():
         if f not in FILTERS:
             p.error(f"--filters: {f}: not one of {','.join(FILTERS)}")
     a.filtered = {"nbdx+" + f: f for f in names}
+    stacks = [f for f in a.stacks.split(",") if f]
+    for f in stacks:
+        if f not in STACKS:
+            p.error(f"--stacks: {f}: not one of {','.join(STACKS)}")
+    a.stacks = {}
+    if "nbdkit" in a.servers.split(",") and shutil.which("nbdkit"):
+        a.stacks = {k + "+" + f: (k, f) for f in stacks
+                    for k in ("nbdx", "nbdkit")}
     if a.quick:
         a.runtime, a.ramp, a.size = 2, 0.5, 256 << 20
         if "--passes" not in sys.argv:
             a.passes = 1
         a.conn_n = 300
-        if a.backends == "mem,file,null,vmdk,vmdk-stream":
-            a.backends = "mem,file"
+        if a.backends == "mem,file,null,vmdk,vmdk-stream,xz":
+            a.backends = "mem,file,xz"
         if a.transports == "unix,tcp":
             a.transports = "unix"
     return a
@@ -795,10 +903,31 @@ def make_vmdks(args):
     os.unlink(raw)
 
 
+def make_xz(args):
+    """The xz stack's disk, in args.diskdir, if it runs."""
+    args.xzfile = None
+    if "xz" not in args.backends.split(",") or not any(
+            f == "xz" for _, f in args.stacks.values()):
+        return
+    size = min(args.size, XZ_MAX_SIZE)
+    raw = os.path.join(args.diskdir, "xz-src.img")
+    with open(raw, "wb") as f:
+        for _ in range(max(size // (1 << 22), 1)):
+            chunk = bytearray(1 << 22)
+            noise = os.urandom(1 << 21)
+            for i in range(0, 1 << 22, 4096):
+                chunk[i:i + 2048] = noise[i // 2:i // 2 + 2048]
+            f.write(chunk)
+    log("making the xz disk")
+    subprocess.run(["xz", "-0", "-T2", "--block-size=1MiB", raw], check=True)
+    args.xzfile = raw + ".xz"
+
+
 def skipped(be, wl):
-    """Workloads that do not run on a backend: the VMDK disks are
+    """Workloads that do not run on a backend: the VMDK and xz disks are
     read-only."""
-    return be in VMDK_BACKENDS and wl not in VMDK_WORKLOADS
+    return ((be in VMDK_BACKENDS and wl not in VMDK_WORKLOADS) or
+            (be == "xz" and wl not in READ_WORKLOADS))
 
 
 def main():
@@ -812,9 +941,10 @@ def main():
     args.src = os.path.join(args.shm, "src.img")
     # The filter stacks are servers of their own, in the rotation with
     # the others so that they share the machine's drift with nbdx.
-    wanted = dict.fromkeys(args.servers.split(",") + list(args.filtered))
-    servers = installed_servers(list(wanted),
-                                {**args.variants, **args.filtered})
+    wanted = dict.fromkeys(args.servers.split(",") + list(args.filtered) +
+                           list(args.stacks))
+    servers = installed_servers(list(wanted), {
+        **args.variants, **args.filtered, **args.stacks})
     workloads = [w for w in args.workloads.split(",") if w]
     log(f"servers: {' '.join(servers)}; results in {args.out}")
     with open(args.src, "wb") as f:
@@ -824,6 +954,7 @@ def main():
             f.write(os.urandom(n))
             left -= n
     make_vmdks(args)
+    make_xz(args)
     rows, extra, running = [], {}, []
     try:
         for p in range(args.passes):

@@ -8,6 +8,10 @@
 #   bench/run.sh --servers nbdx --no-memory-checks
 #                             nbdx alone, with and without its filters
 #   bench/run.sh --filters=   no filter rows
+#   bench/run.sh --servers nbdx,nbdkit --filters= --backends mem,file,xz
+#                             nbdx against nbdkit, each with the filter
+#                             stacks (cow, cache, partition, xz)
+#   bench/run.sh --stacks=    no filter stacks
 #   bench/run.sh --help       every option (they are bench/nbdbench.py's)
 #
 # The build goes to build-bench/ (release, asserts kept, as shipped); set
