@@ -34,11 +34,28 @@ filter_of(struct backend *b)
     return &((struct backend_filter *)b)->filter;
 }
 
+/* NULL when the filter's open did not open the layer below, which
+ * nbdkit allows of a filter that then never uses next.
+ */
 static nbdkit_next *
 next_of(struct context *c)
 {
-    assert(c->c_next != NULL);
     return (nbdkit_next *)c->c_next;
+}
+
+/* A call that would pass straight through to a layer below that the
+ * filter's open never opened: fail it instead (-1, *err = EIO).
+ */
+static bool
+no_layer_below(struct context *c, int *err)
+{
+    if (c->c_next != NULL)
+        return false;
+    nbdkit_error("%s: the filter has no layer below on this connection",
+                 c->b->name);
+    if (err)
+        *err = EIO;
+    return true;
 }
 
 /* ---- life cycle ---- */
@@ -302,13 +319,8 @@ filter_open(struct context *c, int readonly, const char *exportname, int is_tls)
     }
     handle =
         f->open(next_open, (nbdkit_context *)c, readonly, exportname, is_tls);
-    if (handle != NULL && c->c_next == NULL) {
-        nbdkit_error("%s: filter open did not open the layer below",
-                     c->b->name);
-        if (f->close)
-            f->close(handle);
-        return NULL;
-    }
+    if (handle != NULL && c->c_next == NULL)
+        nbdkit_debug("%s: open did not open the layer below", c->b->name);
     return handle;
 }
 
@@ -346,6 +358,8 @@ filter_get_size(struct context *c)
 
     if (f->get_size)
         return f->get_size(next_of(c), c->handle);
+    if (no_layer_below(c, NULL))
+        return -1;
     return backend_get_size(c->c_next);
 }
 
@@ -356,6 +370,8 @@ filter_export_description(struct context *c)
 
     if (f->export_description)
         return f->export_description(next_of(c), c->handle);
+    if (no_layer_below(c, NULL))
+        return NULL;
     return backend_export_description(c->c_next);
 }
 
@@ -368,6 +384,8 @@ filter_block_size(struct context *c, uint32_t *minimum, uint32_t *preferred,
     if (f->block_size)
         return f->block_size(next_of(c), c->handle, minimum, preferred,
                              maximum);
+    if (no_layer_below(c, NULL))
+        return -1;
     return backend_block_size(c->c_next, minimum, preferred, maximum);
 }
 
@@ -377,6 +395,8 @@ filter_block_size(struct context *c, uint32_t *minimum, uint32_t *preferred,
         struct nbdkit_filter *f = filter_of(c->b);                             \
         if (f->field)                                                          \
             return f->field(next_of(c), c->handle);                            \
+        if (no_layer_below(c, NULL))                                           \
+            return -1;                                                         \
         return backend_##field(c->c_next);                                     \
     }
 
@@ -399,6 +419,8 @@ filter_pread(struct context *c, void *buf, uint32_t count, uint64_t offset,
 
     if (f->pread)
         return f->pread(next_of(c), c->handle, buf, count, offset, flags, err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_pread(c->c_next, buf, count, offset, flags, err);
 }
 
@@ -410,6 +432,8 @@ filter_pwrite(struct context *c, const void *buf, uint32_t count,
 
     if (f->pwrite)
         return f->pwrite(next_of(c), c->handle, buf, count, offset, flags, err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_pwrite(c->c_next, buf, count, offset, flags, err);
 }
 
@@ -420,6 +444,8 @@ filter_flush(struct context *c, uint32_t flags, int *err)
 
     if (f->flush)
         return f->flush(next_of(c), c->handle, flags, err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_flush(c->c_next, flags, err);
 }
 
@@ -431,6 +457,8 @@ filter_trim(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
 
     if (f->trim)
         return f->trim(next_of(c), c->handle, count, offset, flags, err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_trim(c->c_next, count, offset, flags, err);
 }
 
@@ -442,6 +470,8 @@ filter_zero(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
 
     if (f->zero)
         return f->zero(next_of(c), c->handle, count, offset, flags, err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_zero(c->c_next, count, offset, flags, err);
 }
 
@@ -454,6 +484,8 @@ filter_extents(struct context *c, uint32_t count, uint64_t offset,
     if (f->extents)
         return f->extents(next_of(c), c->handle, count, offset, flags, extents,
                           err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_extents(c->c_next, count, offset, flags, extents, err);
 }
 
@@ -465,6 +497,8 @@ filter_cache(struct context *c, uint32_t count, uint64_t offset, uint32_t flags,
 
     if (f->cache)
         return f->cache(next_of(c), c->handle, count, offset, flags, err);
+    if (no_layer_below(c, err))
+        return -1;
     return backend_cache(c->c_next, count, offset, flags, err);
 }
 
@@ -485,7 +519,11 @@ filter_zc(struct context *c)
 {
     struct nbdkit_filter *f = filter_of(c->b);
     const struct nbdx_filter_extension *e = filter_ext(c->b);
-    int below = backend_zc(c->c_next), zc = 0;
+    int below, zc = 0;
+
+    if (c->c_next == NULL)
+        return 0; /* the filter's own calls only */
+    below = backend_zc(c->c_next);
 
     if (!f->pread || (e->read_iov && e->read_iov_end))
         zc |= ZC_READ_IOV | ZC_SPLICE_OK;
