@@ -35,16 +35,25 @@ overlay_tmpfile(void)
 int
 overlay_init(struct overlay *ov, uint64_t blksize, unsigned bpb)
 {
-    int i;
+    int i, e;
 
     if (bitmap_init(&ov->states, blksize, bpb) == -1)
         return -1;
+    if (bitmap_init(&ov->used, blksize, 1) == -1)
+        return -1; /* cannot fail once the first one worked */
     ov->fd = overlay_tmpfile();
-    if (ov->fd == -1)
+    if (ov->fd == -1) {
+        e = errno;
+        bitmap_free(&ov->states);
+        bitmap_free(&ov->used);
+        errno = e;
         return -1;
+    }
     ov->blksize = blksize;
     ov->size = 0;
+    ov->held = ov->hand = 0;
     pthread_mutex_init(&ov->state_lock, NULL);
+    pthread_mutex_init(&ov->size_lock, NULL);
     for (i = 0; i < OVERLAY_STRIPES; i++)
         pthread_mutex_init(&ov->stripes[i], NULL);
     return 0;
@@ -57,6 +66,7 @@ overlay_free(struct overlay *ov)
         close(ov->fd);
     ov->fd = -1;
     bitmap_free(&ov->states);
+    bitmap_free(&ov->used);
 }
 
 uint64_t
@@ -65,10 +75,22 @@ overlay_nblocks(const struct overlay *ov)
     return ov->states.nblocks;
 }
 
+/* The held blocks from blk on.  Caller holds state_lock. */
+static uint64_t
+overlay_held_from(struct overlay *ov, uint64_t blk)
+{
+    uint64_t n = 0;
+
+    for (; blk < ov->states.nblocks; blk++)
+        n += bitmap_get(&ov->states, blk) != 0;
+    return n;
+}
+
 int
 overlay_resize(struct overlay *ov, uint64_t size)
 {
-    uint64_t nblocks = size / ov->blksize + (size % ov->blksize != 0);
+    uint64_t nblocks = size / ov->blksize + (size % ov->blksize != 0), gone;
+    int r = -1;
 
     if (nblocks > INT64_MAX / ov->blksize) {
         errno = EFBIG;
@@ -76,10 +98,30 @@ overlay_resize(struct overlay *ov, uint64_t size)
     }
     if (ftruncate(ov->fd, nblocks * ov->blksize) == -1)
         return -1;
-    if (bitmap_resize(&ov->states, size) == -1)
-        return -1;
+    pthread_mutex_lock(&ov->state_lock);
+    if (bitmap_resize(&ov->used, size) == 0) {
+        gone = overlay_held_from(ov, nblocks);
+        r = bitmap_resize(&ov->states, size);
+        if (r == 0)
+            ov->held -= gone;
+    }
+    pthread_mutex_unlock(&ov->state_lock);
+    if (r == -1)
+        return -1; /* the bitmaps keep at least the old size's blocks */
     ov->size = size;
     return 0;
+}
+
+int
+overlay_grow(struct overlay *ov, uint64_t size)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&ov->size_lock);
+    if (size > ov->size)
+        r = overlay_resize(ov, size);
+    pthread_mutex_unlock(&ov->size_lock);
+    return r;
 }
 
 uint64_t
@@ -116,9 +158,59 @@ overlay_get(struct overlay *ov, uint64_t blk)
 void
 overlay_set(struct overlay *ov, uint64_t blk, unsigned v)
 {
+    unsigned old;
+
     pthread_mutex_lock(&ov->state_lock);
+    old = bitmap_get(&ov->states, blk);
     bitmap_set(&ov->states, blk, v);
+    ov->held += (v != 0) - (old != 0);
+    bitmap_set(&ov->used, blk, old != 0 && v != 0);
     pthread_mutex_unlock(&ov->state_lock);
+}
+
+uint64_t
+overlay_count(struct overlay *ov)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&ov->state_lock);
+    n = ov->held;
+    pthread_mutex_unlock(&ov->state_lock);
+    return n;
+}
+
+void
+overlay_touch(struct overlay *ov, uint64_t blk)
+{
+    pthread_mutex_lock(&ov->state_lock);
+    if (bitmap_get(&ov->states, blk) != 0)
+        bitmap_set(&ov->used, blk, 1);
+    pthread_mutex_unlock(&ov->state_lock);
+}
+
+int64_t
+overlay_victim(struct overlay *ov)
+{
+    int64_t blk, found = -1;
+
+    pthread_mutex_lock(&ov->state_lock);
+    /* Nothing changes states meanwhile: within two turns of the held
+     * blocks one is unmarked.
+     */
+    while (ov->held > 0 && found == -1) {
+        blk = bitmap_next_set(&ov->states, ov->hand);
+        if (blk == -1) {
+            ov->hand = 0; /* wrap round */
+            continue;
+        }
+        ov->hand = blk + 1;
+        if (bitmap_get(&ov->used, blk))
+            bitmap_set(&ov->used, blk, 0);
+        else
+            found = blk;
+    }
+    pthread_mutex_unlock(&ov->state_lock);
+    return found;
 }
 
 int64_t
@@ -202,6 +294,32 @@ int
 overlay_sync(struct overlay *ov)
 {
     return fdatasync(ov->fd);
+}
+
+int
+overlay_switch_parse(struct overlay_switch *s, const char *value,
+                     int (*parse_bool)(const char *))
+{
+    int r;
+
+    if (value[0] == '/') {
+        s->path = value;
+        return 0;
+    }
+    r = parse_bool(value);
+    if (r == -1)
+        return -1;
+    s->on = r;
+    s->path = NULL;
+    return 0;
+}
+
+int
+overlay_switch_on(const struct overlay_switch *s)
+{
+    if (s->path)
+        return access(s->path, F_OK) == 0;
+    return s->on;
 }
 
 int

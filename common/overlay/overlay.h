@@ -21,11 +21,26 @@
  * unlinked at once: it disappears when the process exits, however it
  * exits.
  *
+ * Blocks in a state other than 0 count as held (overlay_count), and
+ * carry a "used" mark for a clock that picks the block to drop when the
+ * overlay must shrink (overlay_touch, overlay_victim): a block coming
+ * into a non-zero state is unmarked, one used again while held is
+ * marked, and the clock hand clears the marks it passes and stops at
+ * the first unmarked held block.  So a block read once and never again
+ * goes before one in steady use, and one pass over the disk does not
+ * push out the blocks in use.
+ *
+ * A filter's cow-on-read or cache-on-read parameter (a boolean, or an
+ * absolute /PATH whose existence switches the behaviour) is kept in a
+ * struct overlay_switch.
+ *
  * Locks: block blk is guarded by stripe lock blk % OVERLAY_STRIPES,
  * taken by overlay_lock; hold it over everything done to one block (a
  * read-modify-write, a copy from the plugin).  The states share bytes
  * between neighbouring blocks, so overlay_get and overlay_set take an
- * inner mutex of their own for the moment of the access.  Take at most
+ * inner mutex of their own for the moment of the access; it guards the
+ * count, the marks and the clock hand too.  overlay_grow has a mutex of
+ * its own.  Take at most
  * one stripe lock at a time: that is the whole lock order.
  *
  * Ownership: the struct is the caller's; init opens the file and
@@ -48,7 +63,11 @@ struct overlay {
     uint64_t blksize;           /* bytes per block, a power of 2 */
     uint64_t size;              /* bytes of the disk covered */
     struct bitmap states;       /* guarded by state_lock */
+    struct bitmap used;         /* 1 bit per block, guarded by state_lock */
+    uint64_t held;              /* blocks in a non-zero state, state_lock */
+    uint64_t hand;              /* the clock's next block, state_lock */
     pthread_mutex_t state_lock; /* inner, held briefly */
+    pthread_mutex_t size_lock;  /* overlay_grow */
     pthread_mutex_t stripes[OVERLAY_STRIPES]; /* see "Locks" above */
 };
 
@@ -67,6 +86,11 @@ extern void overlay_free(struct overlay *ov);
  */
 extern int overlay_resize(struct overlay *ov, uint64_t size);
 
+/* overlay_resize to size if that is more than the overlay covers now;
+ * safe from any thread.  -1 with errno on failure.
+ */
+extern int overlay_grow(struct overlay *ov, uint64_t size);
+
 /* The number of blocks, the last one maybe partial. */
 extern uint64_t overlay_nblocks(const struct overlay *ov);
 
@@ -81,6 +105,19 @@ extern void overlay_unlock(struct overlay *ov, uint64_t blk);
 /* A block's state, and setting it; safe from any thread. */
 extern unsigned overlay_get(struct overlay *ov, uint64_t blk);
 extern void overlay_set(struct overlay *ov, uint64_t blk, unsigned v);
+
+/* The number of blocks in a non-zero state. */
+extern uint64_t overlay_count(struct overlay *ov);
+
+/* Marks block blk as used, if it is in a non-zero state. */
+extern void overlay_touch(struct overlay *ov, uint64_t blk);
+
+/* Moves the clock on to the next held block not used since the hand
+ * last passed it, clearing the marks on the way, and returns it; -1 if
+ * no block is held.  The block stays as it is: the caller takes its
+ * lock and drops it (and may find it changed meanwhile).
+ */
+extern int64_t overlay_victim(struct overlay *ov);
 
 /* The first block at or after blk whose state is v, or -1. */
 extern int64_t overlay_find(struct overlay *ov, uint64_t blk, unsigned v);
@@ -121,5 +158,23 @@ extern int overlay_split(const struct overlay *ov, uint64_t offset,
                          uint64_t count,
                          int (*fn)(const struct overlay_piece *, void *),
                          void *opaque);
+
+/* A boolean parameter that may instead be an absolute /PATH: on while
+ * the path exists.  path points into the caller's string.
+ */
+struct overlay_switch {
+    int on;
+    const char *path;
+};
+
+/* Sets s from value: a path if it starts with '/', else parse_bool's
+ * answer (nbdkit_parse_bool, which says what is wrong).  0, or -1 as
+ * parse_bool returned, leaving s as it was.
+ */
+extern int overlay_switch_parse(struct overlay_switch *s, const char *value,
+                                int (*parse_bool)(const char *));
+
+/* Whether s is on now. */
+extern int overlay_switch_on(const struct overlay_switch *s);
 
 #endif /* NBDX_OVERLAY_H */

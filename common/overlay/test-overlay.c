@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* test-overlay.c: unit tests of overlay.h: the temporary file, block
- * states, whole-block I/O and discard, and the cutting of requests into
- * per-block pieces at the edges.
+ * states, whole-block I/O and discard, the cutting of requests into
+ * per-block pieces at the edges, the count of held blocks and the clock
+ * that picks one to drop, growing from several threads, and the
+ * boolean-or-path switch.
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <unistd.h>
 
 #include "overlay.h"
 #include "unit.h"
@@ -99,6 +105,109 @@ test_states(struct overlay *ov)
     CHECK(overlay_resize(ov, 0) == 0 && overlay_nblocks(ov) == 0);
 }
 
+static void
+test_clock(struct overlay *ov)
+{
+    uint64_t b;
+
+    unit_group("the held count follows states, the clock only held blocks");
+    CHECK(overlay_resize(ov, 4096 * 8) == 0);
+    for (b = 0; b < 8; b++)
+        overlay_set(ov, b, 0);
+    CHECK(overlay_count(ov) == 0 && overlay_victim(ov) == -1);
+    overlay_set(ov, 1, 1);
+    overlay_set(ov, 3, 2);
+    overlay_set(ov, 5, 1);
+    overlay_set(ov, 5, 2); /* a change between held states: still one */
+    CHECK(overlay_count(ov) == 3);
+    overlay_touch(ov, 6); /* not held: no mark */
+
+    unit_group("a block used again is spared one turn, new ones are not");
+    overlay_touch(ov, 1);
+    CHECK(overlay_victim(ov) == 3);
+    overlay_set(ov, 3, 0);
+    CHECK(overlay_count(ov) == 2);
+    /* 5 was changed while held, so marked: the hand clears it and
+     * comes round to 1, whose mark it cleared on the first turn.
+     */
+    CHECK(overlay_victim(ov) == 1);
+    overlay_set(ov, 1, 0);
+    CHECK(overlay_victim(ov) == 5);
+    overlay_touch(ov, 5);
+    CHECK(overlay_victim(ov) == 5); /* the only one left, however used */
+    overlay_set(ov, 5, 0);
+    overlay_set(ov, 1, 1);
+
+    unit_group("shrinking drops the held blocks past the end");
+    overlay_set(ov, 7, 1);
+    CHECK(overlay_count(ov) == 2);
+    CHECK(overlay_resize(ov, 4096 * 7) == 0 && overlay_count(ov) == 1);
+    CHECK(overlay_resize(ov, 4096 * 8) == 0 && overlay_get(ov, 7) == 0);
+    overlay_set(ov, 1, 0);
+    CHECK(overlay_count(ov) == 0 && overlay_victim(ov) == -1);
+}
+
+static void *
+grow_to(void *opaque)
+{
+    struct overlay *ov = opaque;
+    uint64_t s;
+
+    for (s = 4096; s <= 4096 * 64; s += 4096)
+        if (overlay_grow(ov, s) == -1)
+            return opaque;
+    return NULL;
+}
+
+static void
+test_grow(struct overlay *ov)
+{
+    pthread_t t[4];
+    void *ret[4];
+    int i;
+
+    unit_group("grow from several threads only ever grows");
+    for (i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, grow_to, ov);
+    for (i = 0; i < 4; i++)
+        pthread_join(t[i], &ret[i]);
+    CHECK(ret[0] == NULL && ret[1] == NULL && ret[2] == NULL && ret[3] == NULL);
+    CHECK(overlay_nblocks(ov) == 64 && ov->size == 4096 * 64);
+    CHECK(overlay_grow(ov, 4096) == 0 && overlay_nblocks(ov) == 64);
+}
+
+static int
+fake_bool(const char *s)
+{
+    if (strcmp(s, "true") == 0)
+        return 1;
+    return strcmp(s, "false") == 0 ? 0 : -1;
+}
+
+static void
+test_switch(void)
+{
+    struct overlay_switch s = {0, NULL};
+    char path[] = "/tmp/nbdx-test-switch-XXXXXX";
+    int fd;
+
+    unit_group("a switch is a boolean, or a path that exists or not");
+    CHECK(overlay_switch_parse(&s, "true", fake_bool) == 0 &&
+          overlay_switch_on(&s));
+    CHECK(overlay_switch_parse(&s, "maybe", fake_bool) == -1 &&
+          overlay_switch_on(&s));
+    CHECK(overlay_switch_parse(&s, "false", fake_bool) == 0 &&
+          !overlay_switch_on(&s));
+    fd = mkstemp(path);
+    CHECK(fd >= 0);
+    CHECK(overlay_switch_parse(&s, path, fake_bool) == 0 &&
+          overlay_switch_on(&s));
+    unlink(path);
+    close(fd);
+    CHECK(!overlay_switch_on(&s));
+    CHECK(overlay_switch_parse(&s, "true", fake_bool) == 0 && s.path == NULL);
+}
+
 int
 main(void)
 {
@@ -117,6 +226,9 @@ main(void)
     test_split(&ov);
     test_io(&ov);
     test_states(&ov);
+    test_clock(&ov);
+    test_grow(&ov);
+    test_switch();
     overlay_free(&ov);
     overlay_free(&ov);
     return unit_finish();

@@ -14,31 +14,27 @@
  * Locks: each block is handled under its overlay stripe lock (see
  * overlay.h), so requests touching different blocks run in parallel
  * and a read-modify-write is never interleaved with another change of
- * the same block.  size_lock guards resizing the overlay.
+ * the same block.
  */
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <nbdkit-filter.h>
 
-#include "overlay.h"
+#include "overlay-next.h"
 
 enum { COW_MISSING = 0, COW_ALLOCATED = 1, COW_TRIMMED = 2 };
 
 /* Configuration, written by config only. */
 static uint64_t blksize = 65536;
 static int on_cache = 0;
-static int on_read = 0;                 /* used when on_read_path is NULL */
-static const char *on_read_path = NULL; /* points into argv */
+static struct overlay_switch on_read = {0, NULL}; /* path is in argv */
 
 /* The overlay, set up in get_ready; its own locks guard it. */
 static struct overlay ov = {.fd = -1};
-static pthread_mutex_t size_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 cow_unload(void)
@@ -63,23 +59,6 @@ cow_parse_block_size(const char *value)
 }
 
 static int
-cow_parse_on_read(const char *value)
-{
-    int r;
-
-    if (value[0] == '/') {
-        on_read_path = value;
-        return 0;
-    }
-    r = nbdkit_parse_bool(value);
-    if (r == -1)
-        return -1;
-    on_read = r;
-    on_read_path = NULL;
-    return 0;
-}
-
-static int
 cow_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
            const char *value)
 {
@@ -95,7 +74,7 @@ cow_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
         return 0;
     }
     if (strcmp(key, "cow-on-read") == 0)
-        return cow_parse_on_read(value);
+        return overlay_switch_parse(&on_read, value, nbdkit_parse_bool);
     return next(nxdata, key, value);
 }
 
@@ -114,15 +93,6 @@ cow_get_ready(int thread_model)
     return 0;
 }
 
-/* Whether reads are copied into the overlay now (/PATH may come and go). */
-static int
-cow_reads_copied(void)
-{
-    if (on_read_path)
-        return access(on_read_path, F_OK) == 0;
-    return on_read;
-}
-
 static void *
 cow_open(nbdkit_next_open *next, nbdkit_context *nxdata, int readonly,
          const char *exportname, int is_tls)
@@ -136,19 +106,10 @@ cow_open(nbdkit_next_open *next, nbdkit_context *nxdata, int readonly,
 static int64_t
 cow_get_size(nbdkit_next *next, void *handle)
 {
-    int64_t size = next->get_size(next);
-    int r = 0;
+    int64_t size = overlay_grow_below(&ov, next);
 
-    if (size == -1)
-        return -1;
-    pthread_mutex_lock(&size_lock);
-    if ((uint64_t)size > ov.size)
-        r = overlay_resize(&ov, size);
-    pthread_mutex_unlock(&size_lock);
-    if (r == -1) {
+    if (size == -1 && errno != 0)
         nbdkit_error("cow: cannot resize the overlay: %m");
-        return -1;
-    }
     return size;
 }
 
@@ -197,8 +158,6 @@ cow_yes(nbdkit_next *next, void *handle)
 static int
 cow_load(nbdkit_next *next, char *buf, uint64_t blk, int *err)
 {
-    uint64_t len = overlay_block_len(&ov, blk);
-
     switch (overlay_get(&ov, blk)) {
     case COW_ALLOCATED:
         if (overlay_read(&ov, buf, blk) == -1) {
@@ -211,8 +170,7 @@ cow_load(nbdkit_next *next, char *buf, uint64_t blk, int *err)
         memset(buf, 0, blksize);
         return 0;
     }
-    memset(buf + len, 0, blksize - len);
-    return next->pread(next, buf, len, blk * blksize, 0, err);
+    return overlay_fetch(&ov, next, buf, blk, err);
 }
 
 /* Stores buf as block blk.  Caller holds the block's lock. */
@@ -363,7 +321,7 @@ static int
 cow_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
           uint64_t offset, uint32_t flags, int *err)
 {
-    return cow_run(next, buf, count, offset, 0, cow_reads_copied(),
+    return cow_run(next, buf, count, offset, 0, overlay_switch_on(&on_read),
                    cow_read_piece, err);
 }
 
@@ -409,39 +367,6 @@ cow_cache(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
     return cow_run(next, NULL, count, offset, 0, 0, cow_cache_piece, err);
 }
 
-/* The plugin's extents for [start, end), which the overlay does not
- * cover, added to extents; plain data if the plugin has none.
- */
-static int
-cow_extents_below(nbdkit_next *next, uint64_t start, uint64_t end,
-                  uint32_t flags, struct nbdkit_extents *extents, int *err)
-{
-    struct nbdkit_extents *below;
-    struct nbdkit_extent e;
-    size_t i;
-    int r = 0;
-
-    if (next->can_extents(next) != 1)
-        return nbdkit_add_extent(extents, start, end - start, 0);
-    below = nbdkit_extents_new(start, end);
-    if (below == NULL) {
-        *err = errno;
-        return -1;
-    }
-    if (next->extents(next, end - start, start, flags, below, err) == -1) {
-        nbdkit_extents_free(below);
-        return -1;
-    }
-    for (i = 0; r == 0 && i < nbdkit_extents_count(below); i++) {
-        e = nbdkit_get_extent(below, i);
-        r = nbdkit_add_extent(extents, e.offset, e.length, e.type);
-    }
-    nbdkit_extents_free(below);
-    if (r == -1)
-        *err = errno;
-    return r;
-}
-
 /* Runs of blocks in one state: allocated is data, trimmed a hole that
  * reads as zeroes, missing whatever the plugin says.
  */
@@ -462,7 +387,7 @@ cow_extents(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
         if (stop > end)
             stop = end;
         if (state == COW_MISSING)
-            r = cow_extents_below(next, start, stop, flags, extents, err);
+            r = overlay_extents_below(next, start, stop, flags, extents, err);
         else {
             r = nbdkit_add_extent(extents, start, stop - start,
                                   state == COW_TRIMMED
