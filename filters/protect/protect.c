@@ -17,8 +17,8 @@
 
 #include <nbdkit-filter.h>
 
-#include "iszero.h"
 #include "minmax.h"
+#include "readback.h"
 #include "vector.h"
 
 /* One protected range, both ends inclusive. */
@@ -111,9 +111,9 @@ static int
 protect_check(nbdkit_next *next, const void *buf, uint32_t count,
               uint64_t offset, int *err)
 {
+    const char *want = buf;
     uint64_t last = offset + count - 1, lo, hi;
     size_t i;
-    char *old;
     int changed;
 
     for (i = 0; i < ranges.len; i++) {
@@ -122,20 +122,10 @@ protect_check(nbdkit_next *next, const void *buf, uint32_t count,
             continue;
         lo = MAX(ranges.ptr[i].start, offset);
         hi = MIN(ranges.ptr[i].end, last);
-        old = malloc(hi - lo + 1);
-        if (old == NULL) {
-            *err = errno;
-            nbdkit_error("malloc: %m");
+        changed = readback_compare(next, want ? want + (lo - offset) : NULL,
+                                   hi - lo + 1, lo, NULL, err);
+        if (changed == -1)
             return -1;
-        }
-        if (next->pread(next, old, hi - lo + 1, lo, 0, err) == -1) {
-            free(old);
-            return -1;
-        }
-        changed = buf ? memcmp(old, (const char *)buf + (lo - offset),
-                               hi - lo + 1) != 0
-                      : !is_zero(old, hi - lo + 1);
-        free(old);
         if (changed) {
             nbdkit_error("protect: write to protected range %" PRIu64
                          "-%" PRIu64 " refused",
