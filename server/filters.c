@@ -35,7 +35,9 @@ filter_of(struct backend *b)
 }
 
 /* NULL when the filter's open did not open the layer below, which
- * nbdkit allows of a filter that then never uses next.
+ * nbdkit allows of a filter that then never uses next, or where the
+ * filter took the layer below away with nbdkit_context_set_next (as
+ * retry does while a reopen has failed).
  */
 static nbdkit_next *
 next_of(struct context *c)
@@ -535,7 +537,10 @@ filter_zc(struct context *c)
         zc |= ZC_WRITE_PIPE;
     if (!f->pread && !f->extents)
         zc |= ZC_READ_PLAN;
-    return zc & below;
+    /* A filter that passes nothing on does not ask below, which it may
+     * have swapped out or emptied (nbdkit_context_set_next).
+     */
+    return zc ? zc & backend_zc(c->c_next) : 0;
 }
 
 static int64_t

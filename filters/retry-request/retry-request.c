@@ -14,10 +14,14 @@
 
 #include <nbdkit-filter.h>
 
-/* Written by config only, then read by every thread. */
-static unsigned retries = 2;   /* retry-request-retries= */
-static unsigned delay = 2;     /* retry-request-delay=, seconds */
-static bool retry_open = true; /* retry-request-open= */
+#include "retry.h"
+
+/* Written by config only, then read by every thread: retries and delay
+ * from retry-request-retries= and retry-request-delay=, and
+ * retry-request-open=.
+ */
+static struct retry_policy policy = {.retries = 2, .delay = 2};
+static bool retry_open = true;
 
 static int
 rr_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
@@ -26,9 +30,9 @@ rr_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
     int r;
 
     if (strcmp(key, "retry-request-retries") == 0)
-        return nbdkit_parse_unsigned(key, value, &retries);
+        return nbdkit_parse_unsigned(key, value, &policy.retries);
     if (strcmp(key, "retry-request-delay") == 0)
-        return nbdkit_parse_unsigned(key, value, &delay);
+        return nbdkit_parse_unsigned(key, value, &policy.delay);
     if (strcmp(key, "retry-request-open") == 0) {
         r = nbdkit_parse_bool(value);
         if (r == -1)
@@ -45,17 +49,20 @@ rr_config(nbdkit_next_config *next, nbdkit_backend *nxdata, const char *key,
     "retry-request-open=false  Do not retry opening the plugin (default: "     \
     "true)."
 
-/* Before retry number I (from 1) of WHAT: log, then wait.  False when no
- * retry is left or the wait was cut short (*err is then ESHUTDOWN).
+/* Before the next retry of WHAT (C counts them): log, then wait.  False
+ * when no retry is left or the wait was cut short (*err is then
+ * ESHUTDOWN).
  */
 static bool
-rr_wait(unsigned i, const char *what, int *err)
+rr_wait(struct retry_count *c, const char *what, int *err)
 {
-    if (i > retries)
+    unsigned secs;
+
+    if (!retry_next(c, &policy, &secs))
         return false;
-    nbdkit_debug("%s failed: retry %u of %u (original errno = %d)", what, i,
-                 retries, *err);
-    if (delay > 0 && nbdkit_nanosleep(delay, 0) == -1) {
+    nbdkit_debug("%s failed: retry %u of %u (original errno = %d)", what,
+                 c->done, policy.retries, *err);
+    if (secs > 0 && nbdkit_nanosleep(secs, 0) == -1) {
         *err = errno;
         return false;
     }
@@ -66,14 +73,14 @@ static void *
 rr_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
         const char *exportname, int is_tls)
 {
-    unsigned i;
+    struct retry_count c = {0};
     int err;
 
-    for (i = 1;; i++) {
+    for (;;) {
         if (next(context, readonly, exportname) == 0)
             return NBDKIT_HANDLE_NOT_NEEDED;
         err = EIO;
-        if (!retry_open || !rr_wait(i, "open", &err))
+        if (!retry_open || !rr_wait(&c, "open", &err))
             return NULL;
     }
 }
@@ -83,10 +90,10 @@ rr_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
  */
 #define RETRY(what, expr)                                                      \
     do {                                                                       \
-        unsigned i_;                                                           \
-        for (i_ = 1;; i_++) {                                                  \
+        struct retry_count c_ = {0};                                           \
+        for (;;) {                                                             \
             r = (expr);                                                        \
-            if (r != -1 || !rr_wait(i_, what, err))                            \
+            if (r != -1 || !rr_wait(&c_, what, err))                           \
                 return r;                                                      \
         }                                                                      \
     } while (0)
@@ -135,52 +142,14 @@ rr_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
     RETRY("zero", next->zero(next, count, offset, flags, err));
 }
 
-/* One attempt at block status, into a list of its own so that what a
- * failed attempt added is not left behind in EXTENTS; on success the
- * list is copied there.
- */
-static int
-rr_extents_once(nbdkit_next *next, uint32_t count, uint64_t offset,
-                uint32_t flags, struct nbdkit_extents *extents, int *err)
-{
-    struct nbdkit_extents *mine;
-    struct nbdkit_extent e;
-    int64_t size;
-    size_t i;
-    int r = -1;
-
-    size = next->get_size(next);
-    if (size == -1) {
-        *err = EIO;
-        return -1;
-    }
-    mine = nbdkit_extents_new(offset, size);
-    if (mine == NULL) {
-        *err = errno;
-        return -1;
-    }
-    if (next->extents(next, count, offset, flags, mine, err) == -1)
-        goto out;
-    for (i = 0; i < nbdkit_extents_count(mine); i++) {
-        e = nbdkit_get_extent(mine, i);
-        if (nbdkit_add_extent(extents, e.offset, e.length, e.type) == -1) {
-            *err = errno;
-            goto out;
-        }
-    }
-    r = 0;
-out:
-    nbdkit_extents_free(mine);
-    return r;
-}
-
 static int
 rr_extents(nbdkit_next *next, void *handle, uint32_t count, uint64_t offset,
            uint32_t flags, struct nbdkit_extents *extents, int *err)
 {
     int r;
 
-    RETRY("extents", rr_extents_once(next, count, offset, flags, extents, err));
+    RETRY("extents",
+          retry_extents_once(next, count, offset, flags, extents, err));
 }
 
 static int
