@@ -521,12 +521,10 @@ filter_zc(struct context *c)
 {
     struct nbdkit_filter *f = filter_of(c->b);
     const struct nbdx_filter_extension *e = filter_ext(c->b);
-    int below, zc = 0;
+    int zc = 0;
 
     if (c->c_next == NULL)
         return 0; /* the filter's own calls only */
-    below = backend_zc(c->c_next);
-
     if (!f->pread || (e->read_iov && e->read_iov_end))
         zc |= ZC_READ_IOV | ZC_SPLICE_OK;
     if (!f->pread || e->read_fd)
