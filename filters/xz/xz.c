@@ -4,11 +4,13 @@
  * prepare reads the index of every stream in the file, from the end
  * backwards (xz_index_read, also the fuzz target's entry point), and
  * refuses a file with a block larger than xz-max-block.  A read finds
- * the blocks it covers in the index, decodes each whole block with
- * liblzma and keeps the last xz-max-depth decoded blocks of the
- * connection in a small cache, least recently used out first.  Random
- * access costs at most one block's decoding, so files made with
- * xz --block-size=SIZE read well.
+ * the blocks it covers in the index and decodes each with liblzma into
+ * one of the connection's xz-max-depth cache slots (least recently used
+ * out first), but only as far as the read needs: the slot keeps the
+ * decoder, and a later read further into the block goes on from there.
+ * Random access costs at most one block's decoding (half of one on
+ * average), so files made with xz --block-size=SIZE read well.  Reads
+ * of different blocks decode in parallel, each in its own slot.
  */
 
 #include <errno.h>
@@ -30,21 +32,40 @@ static unsigned max_depth = 8;         /* xz-max-depth=N, >= 1 */
 
 #define XZ_HEADER_SIZE LZMA_STREAM_HEADER_SIZE /* stream header and footer */
 #define XZ_INDEX_MAX (UINT64_C(1) << 30)       /* one stream's index bytes */
-#define XZ_PAD_CHUNK 4096 /* stream padding read per call */
+#define XZ_PAD_CHUNK 4096          /* stream padding read per call */
+#define XZ_DECODE_STEP (64 * 1024) /* least decoded past a read's end */
 
-/* One decoded block: uncompressed bytes [start, start+size). */
+/* One cache slot: a block of the file, decoded from its start as far as
+ * reads have needed.  The first group of fields is the slot table's,
+ * under the handle's lock; the rest is the decoding, under the slot's
+ * own lock, which only a reader that pinned the slot takes.  A slot is
+ * given to another block only while nobody has it pinned.
+ */
 struct xz_block {
-    uint64_t start;
-    size_t size;
-    uint8_t *data; /* owned; NULL if the slot is free */
-    uint64_t used; /* tick of the last use, for LRU */
+    uint64_t start; /* the block's first uncompressed byte, if valid */
+    uint64_t used;  /* tick of the last use, for LRU */
+    unsigned pins;  /* readers using the slot now */
+    bool valid;     /* start names the block the slot is for */
+    bool reset;     /* given to a new block: the next reader starts over */
+
+    pthread_mutex_t lock;
+    uint8_t *data; /* owned: size bytes, [0, done) decoded; or NULL */
+    uint64_t size, done;
+    uint8_t *in;   /* owned: the compressed block, while decoding */
+    bool decoding; /* strm, block and filters are live */
+    lzma_stream strm;
+    lzma_block block;
+    lzma_filter filters[LZMA_FILTERS_MAX + 1];
 };
 
-/* One connection. */
+/* One connection.  Lock order: h->lock, then a slot's lock, never the
+ * other way (xz_copy holds neither while taking the other).
+ */
 struct handle {
-    lzma_index *index;      /* owned; set by prepare, then read-only */
-    pthread_mutex_t lock;   /* guards cache and tick */
-    struct xz_block *cache; /* max_depth slots */
+    lzma_index *index;       /* owned; set by prepare, then read-only */
+    pthread_mutex_t lock;    /* guards the slot table fields and tick */
+    pthread_cond_t unpinned; /* a slot's pins fell */
+    struct xz_block *cache;  /* max_depth slots */
     uint64_t tick;
 };
 
@@ -320,107 +341,198 @@ xz_filters_free(lzma_filter *filters)
         free(filters[i].options);
 }
 
-/* Decode the compressed block in[0..it->block.total_size) into out,
- * which holds it->block.uncompressed_size bytes.
+/* Drop what the slot holds.  Called with b->lock held. */
+static void
+xz_slot_clear(struct xz_block *b)
+{
+    if (b->decoding) {
+        lzma_end(&b->strm);
+        xz_filters_free(b->filters);
+        b->decoding = false;
+    }
+    free(b->in);
+    free(b->data);
+    b->in = b->data = NULL;
+    b->size = b->done = 0;
+}
+
+/* Parse the block header at b->in and set up the decoder for the block
+ * at it.  0, or -1 with the block's fields left for xz_slot_clear.
  */
 static int
-xz_block_decode(const lzma_index_iter *it, const uint8_t *in, uint8_t *out)
+xz_slot_decoder(struct xz_block *b, const lzma_index_iter *it)
 {
-    lzma_filter filters[LZMA_FILTERS_MAX + 1];
-    lzma_block block;
-    size_t in_pos, out_pos = 0;
     lzma_ret r;
 
-    memset(&block, 0, sizeof block);
-    memset(filters, 0, sizeof filters);
-    filters[0].id = LZMA_VLI_UNKNOWN;
-    block.version = 1;
-    block.check = it->stream.flags->check;
-    block.filters = filters;
-    block.header_size = lzma_block_header_size_decode(in[0]);
-    if (block.header_size > it->block.total_size)
+    memset(&b->block, 0, sizeof b->block);
+    memset(b->filters, 0, sizeof b->filters);
+    b->filters[0].id = LZMA_VLI_UNKNOWN;
+    b->block.version = 1;
+    b->block.check = it->stream.flags->check;
+    b->block.filters = b->filters;
+    b->block.header_size = lzma_block_header_size_decode(b->in[0]);
+    if (b->block.header_size > it->block.total_size)
         return -1;
-    r = lzma_block_header_decode(&block, NULL, in);
-    if (r == LZMA_OK)
-        r = lzma_block_compressed_size(&block, it->block.unpadded_size);
-    if (r == LZMA_OK &&
-        lzma_raw_decoder_memusage(filters) > max_block + (UINT64_C(64) << 20))
-        r = LZMA_MEMLIMIT_ERROR;
-    if (r == LZMA_OK) {
-        if (block.uncompressed_size == LZMA_VLI_UNKNOWN)
-            block.uncompressed_size = it->block.uncompressed_size;
-        in_pos = block.header_size;
-        r = lzma_block_buffer_decode(&block, NULL, in, &in_pos,
-                                     it->block.total_size, out, &out_pos,
-                                     it->block.uncompressed_size);
+    r = lzma_block_header_decode(&b->block, NULL, b->in);
+    if (r != LZMA_OK)
+        return -1;
+    if (lzma_block_compressed_size(&b->block, it->block.unpadded_size) !=
+            LZMA_OK ||
+        lzma_raw_decoder_memusage(b->filters) >
+            max_block + (UINT64_C(64) << 20)) {
+        xz_filters_free(b->filters);
+        return -1;
     }
-    xz_filters_free(filters);
-    if (r != LZMA_OK || out_pos != it->block.uncompressed_size) {
-        nbdkit_error("xz: corrupt block %" PRIu64 " (liblzma error %d)",
-                     (uint64_t)it->block.number_in_file, (int)r);
+    if (b->block.uncompressed_size == LZMA_VLI_UNKNOWN)
+        b->block.uncompressed_size = it->block.uncompressed_size;
+    b->strm = (lzma_stream)LZMA_STREAM_INIT;
+    if (lzma_block_decoder(&b->strm, &b->block) != LZMA_OK) {
+        xz_filters_free(b->filters);
+        return -1;
+    }
+    b->strm.next_in = b->in + b->block.header_size;
+    b->strm.avail_in = it->block.total_size - b->block.header_size;
+    b->decoding = true;
+    return 0;
+}
+
+/* Start decoding the block at it into b from its first byte: read the
+ * compressed block and set up the decoder.  Called with b->lock held.
+ * -1 after nbdkit_error.
+ */
+static int
+xz_slot_start(nbdkit_next *next, struct xz_block *b, const lzma_index_iter *it)
+{
+    xz_slot_clear(b);
+    b->size = it->block.uncompressed_size;
+    b->in = malloc(it->block.total_size);
+    b->data = malloc(b->size ? b->size : 1);
+    if (b->in == NULL || b->data == NULL) {
+        nbdkit_error("malloc: %m");
+        xz_slot_clear(b);
+        return -1;
+    }
+    if (xz_read(next, b->in, it->block.total_size,
+                it->block.compressed_file_offset) == -1) {
+        nbdkit_error("xz: read: %m");
+        xz_slot_clear(b);
+        return -1;
+    }
+    if (xz_slot_decoder(b, it) == -1) {
+        nbdkit_error("xz: corrupt block %" PRIu64 " (bad block header)",
+                     (uint64_t)it->block.number_in_file);
+        xz_slot_clear(b);
         return -1;
     }
     return 0;
 }
 
-/* Read and decode the block at it into a new buffer, owned by the
- * caller; NULL after nbdkit_error.
+/* Decode on until the first need bytes of the block are there; once
+ * every byte is, also the block's check, and free the decoder.  Called
+ * with b->lock held.  -1 after nbdkit_error (the slot is cleared).
  */
-static uint8_t *
-xz_block_load(nbdkit_next *next, const lzma_index_iter *it)
+static int
+xz_slot_decode(struct xz_block *b, const lzma_index_iter *it, uint64_t need)
 {
-    CLEANUP_FREE uint8_t *in = NULL;
-    uint8_t *out;
+    lzma_ret r = LZMA_OK;
 
-    in = malloc(it->block.total_size);
-    out = malloc(it->block.uncompressed_size ? it->block.uncompressed_size : 1);
-    if (in == NULL || out == NULL) {
-        nbdkit_error("malloc: %m");
-        free(out);
-        return NULL;
+    while (b->decoding && (b->done < need || b->done == b->size)) {
+        b->strm.next_out = b->data + b->done;
+        b->strm.avail_out = b->size - b->done;
+        if (b->strm.avail_out > need - b->done + XZ_DECODE_STEP &&
+            b->done < need)
+            b->strm.avail_out = need - b->done + XZ_DECODE_STEP;
+        r = lzma_code(&b->strm, LZMA_RUN);
+        b->done = b->strm.next_out - b->data;
+        if (r == LZMA_STREAM_END && b->done == b->size) {
+            lzma_end(&b->strm);
+            xz_filters_free(b->filters);
+            b->decoding = false;
+            free(b->in);
+            b->in = NULL;
+        } else if (r != LZMA_OK)
+            break;
     }
-    if (xz_read(next, in, it->block.total_size,
-                it->block.compressed_file_offset) == -1) {
-        nbdkit_error("xz: read: %m");
-        free(out);
-        return NULL;
+    if (b->done < need || (r != LZMA_OK && r != LZMA_STREAM_END) ||
+        (r == LZMA_STREAM_END && b->decoding)) {
+        nbdkit_error("xz: corrupt block %" PRIu64 " (liblzma error %d)",
+                     (uint64_t)it->block.number_in_file, (int)r);
+        xz_slot_clear(b);
+        return -1;
     }
-    if (xz_block_decode(it, in, out) == -1) {
-        free(out);
-        return NULL;
-    }
-    return out;
+    return 0;
 }
 
-/* The cached block at it, decoding it into the least recently used slot
- * on a miss.  Called with h->lock held; the result lives until the lock
- * is released.  NULL after nbdkit_error.
+/* Have the first need bytes of the block at it decoded in b, which the
+ * caller pinned.  Called with b->lock held.  -1 after nbdkit_error.
+ */
+static int
+xz_slot_fill(nbdkit_next *next, struct xz_block *b, const lzma_index_iter *it,
+             uint64_t need)
+{
+    if (b->reset || b->data == NULL) {
+        b->reset = false;
+        if (xz_slot_start(next, b, it) == -1)
+            return -1;
+    }
+    return xz_slot_decode(b, it, need);
+}
+
+/* Whether slot b makes a better victim than slot v: a free slot first,
+ * then the least recently used.
+ */
+static bool
+xz_slot_older(const struct xz_block *b, const struct xz_block *v)
+{
+    if (!b->valid)
+        return v->valid;
+    return v->valid && b->used < v->used;
+}
+
+/* Pin the slot of the block starting at start, giving it the least
+ * recently used unpinned slot if no slot has it; waits while every slot
+ * is pinned.  Takes h->lock.
  */
 static struct xz_block *
-xz_cache_get(nbdkit_next *next, struct handle *h, const lzma_index_iter *it)
+xz_slot_pin(struct handle *h, uint64_t start)
 {
-    struct xz_block *b, *victim = &h->cache[0];
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->lock);
+    struct xz_block *b, *victim;
     unsigned i;
-    uint8_t *data;
 
-    for (i = 0; i < max_depth; i++) {
-        b = &h->cache[i];
-        if (b->data != NULL && b->start == it->block.uncompressed_file_offset) {
-            b->used = ++h->tick;
-            return b;
+    for (;;) {
+        victim = NULL;
+        for (i = 0; i < max_depth; i++) {
+            b = &h->cache[i];
+            if (b->valid && b->start == start) {
+                b->pins++;
+                b->used = ++h->tick;
+                return b;
+            }
+            if (b->pins == 0 && (victim == NULL || xz_slot_older(b, victim)))
+                victim = b;
         }
-        if (b->data == NULL || (victim->data != NULL && b->used < victim->used))
-            victim = b;
+        if (victim != NULL) {
+            victim->valid = victim->reset = true;
+            victim->start = start;
+            victim->pins = 1;
+            victim->used = ++h->tick;
+            return victim;
+        }
+        pthread_cond_wait(&h->unpinned, &h->lock);
     }
-    data = xz_block_load(next, it);
-    if (data == NULL)
-        return NULL;
-    free(victim->data);
-    victim->data = data;
-    victim->start = it->block.uncompressed_file_offset;
-    victim->size = it->block.uncompressed_size;
-    victim->used = ++h->tick;
-    return victim;
+}
+
+/* Unpin b; a slot whose decoding failed no longer names its block. */
+static void
+xz_slot_unpin(struct handle *h, struct xz_block *b, bool failed)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->lock);
+
+    b->pins--;
+    if (failed)
+        b->valid = false;
+    pthread_cond_broadcast(&h->unpinned);
 }
 
 static void *
@@ -428,6 +540,7 @@ xz_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
         const char *exportname, int is_tls)
 {
     struct handle *h;
+    unsigned i;
 
     if (next(context, 1, exportname) == -1)
         return NULL;
@@ -442,7 +555,10 @@ xz_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
         free(h);
         return NULL;
     }
+    for (i = 0; i < max_depth; i++)
+        pthread_mutex_init(&h->cache[i].lock, NULL);
     pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->unpinned, NULL);
     return h;
 }
 
@@ -452,10 +568,13 @@ xz_close(void *handle)
     struct handle *h = handle;
     unsigned i;
 
-    for (i = 0; i < max_depth; i++)
-        free(h->cache[i].data);
+    for (i = 0; i < max_depth; i++) {
+        xz_slot_clear(&h->cache[i]);
+        pthread_mutex_destroy(&h->cache[i].lock);
+    }
     free(h->cache);
     lzma_index_end(h->index, NULL);
+    pthread_cond_destroy(&h->unpinned);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -489,10 +608,10 @@ static int
 xz_copy(nbdkit_next *next, struct handle *h, uint8_t *buf, uint32_t count,
         uint64_t offset, int *err)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->lock);
     lzma_index_iter it;
     struct xz_block *b;
     uint64_t skip, n;
+    int r;
 
     while (count > 0) {
         lzma_index_iter_init(&it, h->index);
@@ -501,15 +620,23 @@ xz_copy(nbdkit_next *next, struct handle *h, uint8_t *buf, uint32_t count,
             *err = EIO;
             return -1;
         }
-        b = xz_cache_get(next, h, &it);
-        if (b == NULL) {
+        skip = offset - it.block.uncompressed_file_offset;
+        n = it.block.uncompressed_size - skip;
+        if (n > count)
+            n = count;
+        b = xz_slot_pin(h, it.block.uncompressed_file_offset);
+        pthread_mutex_lock(&b->lock);
+        r = xz_slot_fill(next, b, &it, skip + n);
+        if (r == 0 && buf != NULL)
+            memcpy(buf, b->data + skip, n);
+        pthread_mutex_unlock(&b->lock);
+        xz_slot_unpin(h, b, r == -1);
+        if (r == -1) {
             *err = EIO;
             return -1;
         }
-        skip = offset - b->start;
-        n = b->size - skip < count ? b->size - skip : count;
         if (buf != NULL)
-            memcpy(buf, b->data + skip, n), buf += n;
+            buf += n;
         count -= n, offset += n;
     }
     return 0;

@@ -7,7 +7,10 @@
 # with nbdkit's filter; the connection is read-only; a file that is not
 # xz, a damaged index, a block over xz-max-block are refused when the
 # client connects, a damaged block fails its read; bad parameters are
-# refused by name.  Stacked under the offset filter.
+# refused by name.  Stacked under the offset filter.  Blocks decode only
+# as far as reads need and on from there; many parallel requests over
+# two cache slots read the image; a damaged block check fails the read
+# of the block's end.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/filters/filters-lib.sh"
 requires xz nbdcopy
@@ -107,6 +110,46 @@ except nbd.Error as e:
 '
 stop_server
 grep -F "xz: corrupt block 4" "$tmp/server.log"
+
+# A block is decoded only as far as reads need, then on from there: in
+# one slot, reads forward, backward and across blocks all match.
+start_server -U "$sock" --filter=xz file "$tmp/disk.xz" xz-max-depth=1
+nbdsh_u -c '
+disk = open("'"$tmp/disk"'", "rb").read()
+M = 1 << 20
+for off in (M + 100, 2 * M - 4096, M + 8192, 3 * M + 5, M + 3, 2 * M - 1):
+    n = min(4096, len(disk) - off)
+    assert h.pread(n, off) == disk[off:off + n], off
+'
+stop_server
+
+# Many requests in parallel over few slots, on several connections.
+start_server -U "$sock" --filter=xz file "$tmp/disk.xz" xz-max-depth=2
+nbdcopy --connections=4 --requests=16 --request-size=65536 "$uri"     "$tmp/out"
+cmp "$tmp/out" "$tmp/disk"
+stop_server
+
+# A damaged check (the CRC64 at the end of block 2): the block's start
+# decodes, but a read of its end fails, and so does reading it all.
+cp "$tmp/disk.xz" "$tmp/badcheck.xz"
+off=$(xz --robot -vv --list "$tmp/disk.xz" |
+    awk '$1 == "block" && $4 == 2 {print $5 + $7 - 8}')
+printf '\377\377\377\377' |
+    dd of="$tmp/badcheck.xz" bs=1 seek="$off" conv=notrunc status=none
+start_server -U "$sock" --filter=xz file "$tmp/badcheck.xz"
+nbdsh_u -c '
+disk = open("'"$tmp/disk"'", "rb").read()
+M = 1 << 20
+assert h.pread(4096, M) == disk[M:M + 4096]
+try:
+    h.pread(4096, 2 * M - 4096)
+    raise SystemExit("a read of a block with a bad check succeeded")
+except nbd.Error as e:
+    assert e.errno == "EIO", e.errno
+assert h.pread(4096, 0) == disk[:4096]
+'
+stop_server
+grep -F "xz: corrupt block 2" "$tmp/server.log"
 
 for bad in xz-max-depth=0 xz-max-depth=x xz-max-block=1 xz-max-block=x; do
     "$NBDX" -U - --filter=xz "$memory" size=1M $bad --run true \
