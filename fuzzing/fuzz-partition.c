@@ -15,36 +15,11 @@
 #include <string.h>
 
 #include "../filters/partition/partition.c"
+#include "fuzz-disk.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define DISK_SIZE (INT64_C(1) << 30)
-
-static const uint8_t *disk;
-static size_t disk_len;
-
-static int64_t
-fuzz_get_size(nbdkit_next *next)
-{
-    return DISK_SIZE;
-}
-
-static int
-fuzz_pread(nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
-           uint32_t flags, int *err)
-{
-    size_t n = 0;
-
-    if (offset + count > (uint64_t)DISK_SIZE) {
-        *err = EIO;
-        return -1;
-    }
-    if (offset < disk_len)
-        n = disk_len - offset < count ? disk_len - offset : count;
-    memcpy(buf, disk + offset, n);
-    memset((char *)buf + n, 0, count - n);
-    return 0;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -55,9 +30,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i;
 
     memset(&next, 0, sizeof next);
-    next.get_size = fuzz_get_size;
-    next.pread = fuzz_pread;
-    disk = data, disk_len = size;
+    next.get_size = fuzz_disk_get_size;
+    next.pread = fuzz_disk_pread;
+    fuzz_disk_data = data, fuzz_disk_len = size, fuzz_disk_size = DISK_SIZE;
     for (i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         partnum = parts[i];
         memset(&h, 0, sizeof h);

@@ -287,11 +287,47 @@ def xz_seeds():
     return s
 
 
+def luks_header(cipher, mode, hash_, key_bytes, slots, payload=4096):
+    """A LUKSv1 phdr; slots: (material sector, stripes) of enabled slots."""
+    h = b"LUKS\xba\xbe" + struct.pack(">H", 1)
+    for f in (cipher, mode, hash_):
+        h += f.encode().ljust(32, b"\0")
+    h += struct.pack(">II", payload, key_bytes) + bytes(range(20))
+    h += bytes(range(32, 64)) + struct.pack(">I", 1000)
+    h += b"01234567-89ab-cdef-0123-456789abcdef".ljust(40, b"\0")
+    for i in range(8):
+        if i < len(slots):
+            sector, stripes = slots[i]
+            h += struct.pack(">II", 0x00AC71F3, 2000) + bytes([i]) * 32
+            h += struct.pack(">II", sector, stripes)
+        else:
+            h += struct.pack(">II", 0xDEAD, 0) + bytes(32)
+            h += struct.pack(">II", 8 + i * 512, 4000)
+    return h
+
+
+def luks_seeds():
+    """LUKSv1 headers as qemu-img and cryptsetup write them, then a
+    little key material (the rest reads as zeros)."""
+    material = bytes(range(256)) * 4
+    return {
+        "xts-plain64": luks_header("aes", "xts-plain64", "sha256", 64,
+                                   [(8, 4000)]) + material,
+        "cbc-essiv": luks_header("aes", "cbc-essiv:sha256", "sha1", 32,
+                                 [(8, 4000), (512, 4000)]) + material,
+        "cbc-plain": luks_header("aes", "cbc-plain", "sha512", 16,
+                                 [(8, 1)], payload=16) + material,
+        "xts-essiv-md5": luks_header("aes", "xts-essiv:md5", "sha224", 32,
+                                     [(2, 3)], payload=2048) + material,
+        "cbc192-plain64": luks_header("aes", "cbc-plain64", "sha384", 24,
+                                      [(8, 4000)] * 8, payload=2048)}
+
+
 def main():
     targets = {"connection": connection_seeds(), "options": options_seeds(),
                "requests": requests_seeds(), "block-status": block_status_seeds(),
                "vmdk": vmdk_seeds(), "partition": partition_seeds(),
-               "xz": xz_seeds()}
+               "xz": xz_seeds(), "luks": luks_seeds()}
     for target, seeds in targets.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)

@@ -41,7 +41,24 @@ static const struct luks_hash luks_hashes[] = {
     {"md5", GNUTLS_DIG_MD5, GNUTLS_MAC_MD5, 16},
 };
 
-/* The hash called name, or NULL. */
+/* Whether this GnuTLS provides the hash and its HMAC (a build may
+ * leave some out, ripemd160 for one).
+ */
+static bool
+luks_hash_available(const struct luks_hash *hash)
+{
+    const gnutls_digest_algorithm_t *d;
+    const gnutls_mac_algorithm_t *m;
+    bool digest = false, mac = false;
+
+    for (d = gnutls_digest_list(); *d != 0; d++)
+        digest = digest || *d == hash->digest;
+    for (m = gnutls_mac_list(); *m != 0; m++)
+        mac = mac || *m == hash->mac;
+    return digest && mac;
+}
+
+/* The hash called name, if this GnuTLS has it; else NULL. */
 static const struct luks_hash *
 luks_hash_find(const char *name)
 {
@@ -49,8 +66,21 @@ luks_hash_find(const char *name)
 
     for (i = 0; i < sizeof luks_hashes / sizeof luks_hashes[0]; i++)
         if (strcmp(luks_hashes[i].name, name) == 0)
-            return &luks_hashes[i];
+            return luks_hash_available(&luks_hashes[i]) ? &luks_hashes[i]
+                                                        : NULL;
     return NULL;
+}
+
+/* Whether this GnuTLS provides the cipher. */
+static bool
+luks_cipher_available(gnutls_cipher_algorithm_t cipher)
+{
+    const gnutls_cipher_algorithm_t *c;
+
+    for (c = gnutls_cipher_list(); *c != 0; c++)
+        if (*c == cipher)
+            return true;
+    return false;
 }
 
 /* Copy the 32-byte string field at p into out[33], NUL-ended. */
@@ -147,7 +177,8 @@ luks_cipher_parse(struct luks_header *h)
         return -1;
     }
     h->cipher = luks_cipher_find(mode, h->key_bytes);
-    if (h->cipher == GNUTLS_CIPHER_UNKNOWN) {
+    if (h->cipher == GNUTLS_CIPHER_UNKNOWN ||
+        !luks_cipher_available(h->cipher)) {
         nbdkit_error("luks: cipher aes-%s cannot take a %" PRIu32 "-byte key",
                      mode, h->key_bytes);
         return -1;
@@ -247,7 +278,8 @@ luks_fixed_parse(const uint8_t *buf, uint64_t disk_size, struct luks_header *h)
     }
     h->hash = luks_hash_find(h->hash_spec);
     if (h->hash == NULL) {
-        nbdkit_error("luks: unsupported hash '%s'", h->hash_spec);
+        nbdkit_error("luks: unsupported hash '%s' (or not in this GnuTLS)",
+                     h->hash_spec);
         return -1;
     }
     return luks_cipher_parse(h);
