@@ -37,8 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         partnum = parts[i];
         memset(&h, 0, sizeof h);
         if (partition_prepare(&next, &h, 1) == 0 &&
-            (h.length == 0 || h.offset > (uint64_t)DISK_SIZE ||
-             h.length > (uint64_t)DISK_SIZE - h.offset))
+            (h.w.length == 0 || h.w.offset > (uint64_t)DISK_SIZE ||
+             h.w.length > (uint64_t)DISK_SIZE - h.w.offset))
             abort(); /* a partition outside the disk */
     }
     return 0;

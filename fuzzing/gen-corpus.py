@@ -7,9 +7,11 @@ harnesses, its framed form) that reaches deep into the server: random
 mutation rarely finds magic numbers on its own.  Run it again after
 changing a harness's input layout; the files are committed.
 """
+import io
 import os
 import lzma
 import struct
+import tarfile
 import zlib
 import sys
 
@@ -323,11 +325,45 @@ def luks_seeds():
                                       [(8, 4000)] * 8, payload=2048)}
 
 
+def tar_archive(fmt, members):
+    """A tar archive of (name, bytes) members; bytes None is a directory."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=fmt) as t:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.mtime = 0
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+    return out.getvalue()
+
+
+def tar_seeds():
+    """Archives: GNU long names, pax path= and size=, ustar prefixes."""
+    small = [("a", b"tiny"), ("dir/", None), ("disk.img", bytes(range(256)) * 8)]
+    longname = "d" * 60 + "/" + "x" * 150
+    s = {"gnu": tar_archive(tarfile.GNU_FORMAT, small + [(longname, b"L")]),
+         "pax": tar_archive(tarfile.PAX_FORMAT, small + [(longname, b"P")]),
+         "ustar": tar_archive(tarfile.USTAR_FORMAT,
+                              [("p" * 120 + "/" + "s" * 90, b"U")] + small)}
+    # 9 GiB entries: the headers and the start of the data only.
+    for fmt, name in ((tarfile.GNU_FORMAT, "big-gnu"),
+                      (tarfile.PAX_FORMAT, "big-pax")):
+        ti = tarfile.TarInfo("big.img")
+        ti.size = 9 << 30
+        s[name] = ti.tobuf(fmt) + b"HEAD" + bytes(508)
+    return s
+
+
 def main():
     targets = {"connection": connection_seeds(), "options": options_seeds(),
                "requests": requests_seeds(), "block-status": block_status_seeds(),
                "vmdk": vmdk_seeds(), "partition": partition_seeds(),
-               "xz": xz_seeds(), "luks": luks_seeds()}
+               "xz": xz_seeds(), "luks": luks_seeds(),
+               "tar": tar_seeds()}
     for target, seeds in targets.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)

@@ -4,11 +4,11 @@
  *
  * prepare reads the partition table of the layer below, once per
  * connection, and finds where partition N lies; after that every call is
- * the offset filter's: shifted by the partition's start, bounded by its
- * size (the server checks requests against get_size), zero-copy calls
- * included.  MBR: primary partitions 1-4 and logical ones from 5 in the
- * chain of extended boot records; GPT: the entries of the primary
- * header.  512-byte sectors.
+ * common/window's, as in the offset filter: shifted by the partition's
+ * start, bounded by its size (the server checks requests against
+ * get_size), zero-copy calls included.  MBR: primary partitions 1-4 and logical
+ * ones from 5 in the chain of extended boot records; GPT: the entries of the
+ * primary header.  512-byte sectors.
  */
 
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include <nbdx-extensions.h>
 
 #include "byteorder.h"
+#include "window.h"
 
 #define SECTOR 512
 #define EBR_MAX 128 /* logical partitions followed, against loops */
@@ -29,8 +30,13 @@ static unsigned partnum; /* partition=, from 1; 0 until given */
 
 /* One connection: where the partition lies in the layer below. */
 struct handle {
-    uint64_t offset, length;
+    struct window w; /* first: the window callbacks take the handle */
 };
+
+/* nbdx only: the zero-copy calls of the layer below, which the window's
+ * callbacks use.
+ */
+static const struct nbdx_next_zc *next_zc; /* set at load, then read-only */
 
 static int
 partition_config(nbdkit_next_config *next, nbdkit_backend *nxdata,
@@ -84,9 +90,7 @@ partition_place(struct handle *out, uint64_t start, uint64_t length,
         nbdkit_error("partition %u lies beyond the end of the disk", partnum);
         return -1;
     }
-    out->offset = start * SECTOR;
-    out->length = length * SECTOR;
-    return 0;
+    return window_place(&out->w, start * SECTOR, length * SECTOR, size);
 }
 
 static bool
@@ -205,20 +209,14 @@ static void *
 partition_open(nbdkit_next_open *next, nbdkit_context *context, int readonly,
                const char *exportname, int is_tls)
 {
-    struct handle *h;
+    void *h;
 
     if (next(context, readonly, exportname) == -1)
         return NULL;
-    h = calloc(1, sizeof *h);
+    h = window_new(sizeof(struct handle), next_zc);
     if (h == NULL)
         nbdkit_error("calloc: %m");
     return h;
-}
-
-static void
-partition_close(void *handle)
-{
-    free(handle);
 }
 
 /* Find the partition in the table of the layer below. */
@@ -250,87 +248,6 @@ partition_prepare(nbdkit_next *next, void *handle, int readonly)
     return mbr_find(next, handle, mbr, size);
 }
 
-static int64_t
-partition_get_size(nbdkit_next *next, void *handle)
-{
-    struct handle *h = handle;
-
-    return h->length;
-}
-
-static int
-partition_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
-                uint64_t offs, uint32_t flags, int *err)
-{
-    struct handle *h = handle;
-
-    return next->pread(next, buf, count, offs + h->offset, flags, err);
-}
-
-static int
-partition_pwrite(nbdkit_next *next, void *handle, const void *buf,
-                 uint32_t count, uint64_t offs, uint32_t flags, int *err)
-{
-    struct handle *h = handle;
-
-    return next->pwrite(next, buf, count, offs + h->offset, flags, err);
-}
-
-static int
-partition_trim(nbdkit_next *next, void *handle, uint32_t count, uint64_t offs,
-               uint32_t flags, int *err)
-{
-    struct handle *h = handle;
-
-    return next->trim(next, count, offs + h->offset, flags, err);
-}
-
-static int
-partition_zero(nbdkit_next *next, void *handle, uint32_t count, uint64_t offs,
-               uint32_t flags, int *err)
-{
-    struct handle *h = handle;
-
-    return next->zero(next, count, offs + h->offset, flags, err);
-}
-
-static int
-partition_cache(nbdkit_next *next, void *handle, uint32_t count, uint64_t offs,
-                uint32_t flags, int *err)
-{
-    struct handle *h = handle;
-
-    return next->cache(next, count, offs + h->offset, flags, err);
-}
-
-/* The layer below's map of the partition, shifted down. */
-static int
-partition_extents(nbdkit_next *next, void *handle, uint32_t count,
-                  uint64_t offs, uint32_t flags, struct nbdkit_extents *extents,
-                  int *err)
-{
-    struct handle *h = handle;
-    struct nbdkit_extents *below;
-    struct nbdkit_extent e;
-    size_t i;
-    int r;
-
-    below = nbdkit_extents_new(offs + h->offset, h->offset + h->length);
-    if (below == NULL) {
-        *err = errno;
-        return -1;
-    }
-    r = next->extents(next, count, offs + h->offset, flags, below, err);
-    for (i = 0; r == 0 && i < nbdkit_extents_count(below); i++) {
-        e = nbdkit_get_extent(below, i);
-        if (nbdkit_add_extent(extents, e.offset - h->offset, e.length,
-                              e.type) == -1)
-            r = -1, *err = errno;
-    }
-    nbdkit_extents_free(below);
-    return r;
-}
-
 static struct nbdkit_filter filter = {
     .name = "partition",
     .longname = "nbdx partition filter",
@@ -338,85 +255,12 @@ static struct nbdkit_filter filter = {
     .config_complete = partition_config_complete,
     .config_help = partition_config_help,
     .open = partition_open,
-    .close = partition_close,
+    .close = window_free,
     .prepare = partition_prepare,
-    .get_size = partition_get_size,
-    .pread = partition_pread,
-    .pwrite = partition_pwrite,
-    .trim = partition_trim,
-    .zero = partition_zero,
-    .cache = partition_cache,
-    .extents = partition_extents,
+    WINDOW_FILTER_CALLBACKS,
 };
 
 NBDKIT_REGISTER_FILTER(filter)
 
 /* nbdx only: the zero-copy calls pass through with the same shift. */
-static const struct nbdx_next_zc *next_zc; /* set at load, then read-only */
-
-static int64_t
-partition_read_iov(void *next, void *handle, uint32_t count, uint64_t offs,
-                   uint32_t flags, struct nbdx_iovec *iov, size_t max,
-                   size_t *n, void **cookie, int *err)
-{
-    struct handle *h = handle;
-
-    return next_zc->read_iov(next, count, offs + h->offset, flags, iov, max, n,
-                             cookie, err);
-}
-
-static void
-partition_read_iov_end(void *next, void *handle, void *cookie)
-{
-    next_zc->read_iov_end(next, cookie);
-}
-
-static int
-partition_read_fd(void *next, void *handle, uint32_t count, uint64_t offs,
-                  uint32_t flags, int *fd, uint64_t *fd_offset, int *err)
-{
-    struct handle *h = handle;
-
-    return next_zc->read_fd(next, count, offs + h->offset, flags, fd, fd_offset,
-                            err);
-}
-
-static int
-partition_write_iov(void *next, void *handle, uint32_t count, uint64_t offs,
-                    uint32_t flags, struct nbdx_wiovec *iov, size_t max,
-                    size_t *n, void **cookie, int *err)
-{
-    struct handle *h = handle;
-
-    return next_zc->write_iov(next, count, offs + h->offset, flags, iov, max, n,
-                              cookie, err);
-}
-
-static int
-partition_write_iov_end(void *next, void *handle, void *cookie, int commit,
-                        uint32_t flags, int *err)
-{
-    return next_zc->write_iov_end(next, cookie, commit, flags, err);
-}
-
-static int
-partition_write_pipe(void *next, void *handle, uint32_t count, uint64_t offs,
-                     uint32_t flags, int pipe, int *err)
-{
-    struct handle *h = handle;
-
-    return next_zc->write_pipe(next, count, offs + h->offset, flags, pipe, err);
-}
-
-static const struct nbdx_filter_extension extension = {
-    ._struct_size = sizeof extension,
-    ._version = NBDX_FILTER_EXTENSION_VERSION,
-    .read_iov = partition_read_iov,
-    .read_iov_end = partition_read_iov_end,
-    .read_fd = partition_read_fd,
-    .write_iov = partition_write_iov,
-    .write_iov_end = partition_write_iov_end,
-    .write_pipe = partition_write_pipe,
-};
-
-NBDX_REGISTER_FILTER_EXTENSION(extension, next_zc)
+WINDOW_REGISTER_EXTENSION(next_zc)
