@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* overlay.c: see overlay.h. */
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -252,13 +253,29 @@ overlay_io(struct overlay *ov, char *buf, uint64_t n, uint64_t off, int wr)
 int
 overlay_read(struct overlay *ov, void *buf, uint64_t blk)
 {
-    return overlay_io(ov, buf, ov->blksize, blk * ov->blksize, 0);
+    return overlay_read_part(ov, buf, blk, 0, ov->blksize);
 }
 
 int
 overlay_write(struct overlay *ov, const void *buf, uint64_t blk)
 {
-    return overlay_io(ov, (char *)buf, ov->blksize, blk * ov->blksize, 1);
+    return overlay_write_part(ov, buf, blk, 0, ov->blksize);
+}
+
+int
+overlay_read_part(struct overlay *ov, void *buf, uint64_t blk, uint64_t start,
+                  uint64_t len)
+{
+    assert(start + len <= ov->blksize);
+    return overlay_io(ov, buf, len, blk * ov->blksize + start, 0);
+}
+
+int
+overlay_write_part(struct overlay *ov, const void *buf, uint64_t blk,
+                   uint64_t start, uint64_t len)
+{
+    assert(start + len <= ov->blksize);
+    return overlay_io(ov, (char *)buf, len, blk * ov->blksize + start, 1);
 }
 
 int

@@ -128,6 +128,15 @@ extern int64_t overlay_find(struct overlay *ov, uint64_t blk, unsigned v);
 extern int overlay_read(struct overlay *ov, void *buf, uint64_t blk);
 extern int overlay_write(struct overlay *ov, const void *buf, uint64_t blk);
 
+/* The same for len bytes from byte start of block blk (start + len at
+ * most blksize): a block the file holds, or one whose space was freed
+ * (it reads as zeroes), need not go through a whole-block buffer.
+ */
+extern int overlay_read_part(struct overlay *ov, void *buf, uint64_t blk,
+                             uint64_t start, uint64_t len);
+extern int overlay_write_part(struct overlay *ov, const void *buf, uint64_t blk,
+                              uint64_t start, uint64_t len);
+
 /* Frees the file's space for block blk (it then reads as zeroes).  A
  * file system that cannot punch holes is not an error: the block is
  * overwritten with zeroes instead.  0, or -1 with errno.

@@ -80,6 +80,15 @@ test_io(struct overlay *ov)
     CHECK(overlay_discard(ov, 2) == 0);
     CHECK(overlay_read(ov, b, 2) == 0 && b[0] == 0 && b[4095] == 0);
     CHECK(overlay_sync(ov) == 0);
+    /* Parts of a block, in place: of a written block and of a freed one. */
+    CHECK(overlay_write_part(ov, "xyz", 4, 4093, 3) == 0);
+    CHECK(overlay_read(ov, b, 4) == 0 && memcmp(b, a, 4093) == 0 &&
+          memcmp(b + 4093, "xyz", 3) == 0);
+    CHECK(overlay_read_part(ov, b, 4, 4092, 4) == 0 && b[0] == a[4092] &&
+          memcmp(b + 1, "xyz", 3) == 0);
+    CHECK(overlay_write_part(ov, "q", 2, 100, 1) == 0);
+    CHECK(overlay_read(ov, b, 2) == 0 && b[99] == 0 && b[100] == 'q' &&
+          b[101] == 0 && b[4095] == 0);
     free(a);
     free(b);
 }

@@ -203,10 +203,40 @@ cow_discard(uint64_t blk, int *err)
 struct cow_req {
     nbdkit_next *next;
     char *buf;    /* the client's buffer, or NULL for zeroes */
-    char *bounce; /* one block */
+    char *bounce; /* owned: one block, allocated when first needed */
     int copy;     /* pread: copy plugin data into the overlay */
     int *err;
 };
+
+/* The request's whole-block buffer; NULL after nbdkit_error. */
+static char *
+cow_bounce(struct cow_req *q)
+{
+    if (q->bounce == NULL) {
+        q->bounce = malloc(blksize);
+        if (q->bounce == NULL) {
+            *q->err = errno;
+            nbdkit_error("malloc: %m");
+        }
+    }
+    return q->bounce;
+}
+
+/* Reads or writes a piece in place in the overlay file, which holds its
+ * block (or reads as zeroes there).  Caller holds the block's lock.
+ */
+static int
+cow_part(const struct overlay_piece *p, char *buf, int wr, int *err)
+{
+    int r = wr ? overlay_write_part(&ov, buf, p->blk, p->start, p->len)
+               : overlay_read_part(&ov, buf, p->blk, p->start, p->len);
+
+    if (r == -1) {
+        *err = errno;
+        nbdkit_error("cow: overlay %s: %m", wr ? "write" : "read");
+    }
+    return r;
+}
 
 static int
 cow_read_piece(const struct overlay_piece *p, void *opaque)
@@ -220,15 +250,40 @@ cow_read_piece(const struct overlay_piece *p, void *opaque)
     if (state == COW_MISSING && !q->copy)
         r = q->next->pread(q->next, q->buf + p->pos, p->len,
                            p->blk * blksize + p->start, 0, q->err);
+    else if (state == COW_ALLOCATED)
+        r = cow_part(p, q->buf + p->pos, 0, q->err);
+    else if (state == COW_TRIMMED)
+        memset(q->buf + p->pos, 0, p->len);
+    else if (cow_bounce(q) == NULL)
+        r = -1;
     else {
         r = cow_load(q->next, q->bounce, p->blk, q->err);
-        if (r == 0 && state == COW_MISSING)
+        if (r == 0)
             r = cow_store(q->bounce, p->blk, q->err);
         if (r == 0)
             memcpy(q->buf + p->pos, q->bounce + p->start, p->len);
     }
     overlay_unlock(&ov, p->blk);
     return r;
+}
+
+/* Writes (or zeroes, with q->buf NULL) part of a block the overlay
+ * file holds or reads as zeroes, in place.  Caller holds its lock.
+ */
+static int
+cow_write_part(const struct overlay_piece *p, struct cow_req *q)
+{
+    char *src = q->buf ? q->buf + p->pos : NULL;
+
+    if (src == NULL) {
+        if (cow_bounce(q) == NULL)
+            return -1;
+        src = memset(q->bounce, 0, p->len);
+    }
+    if (cow_part(p, src, 1, q->err) == -1)
+        return -1;
+    overlay_set(&ov, p->blk, COW_ALLOCATED);
+    return 0;
 }
 
 /* Writes (or zeroes, with q->buf NULL) one block's part. */
@@ -243,6 +298,10 @@ cow_write_piece(const struct overlay_piece *p, void *opaque)
         r = cow_discard(p->blk, q->err);
     else if (p->whole && p->len == blksize)
         r = cow_store(q->buf + p->pos, p->blk, q->err);
+    else if (overlay_get(&ov, p->blk) != COW_MISSING)
+        r = cow_write_part(p, q);
+    else if (cow_bounce(q) == NULL)
+        r = -1;
     else {
         r = cow_load(q->next, q->bounce, p->blk, q->err);
         if (r == 0) {
@@ -283,7 +342,9 @@ cow_cache_piece(const struct overlay_piece *p, void *opaque)
 
     overlay_lock(&ov, p->blk);
     if (overlay_get(&ov, p->blk) == COW_MISSING) {
-        r = cow_load(q->next, q->bounce, p->blk, q->err);
+        r = cow_bounce(q) == NULL
+                ? -1
+                : cow_load(q->next, q->bounce, p->blk, q->err);
         if (r == 0)
             r = cow_store(q->bounce, p->blk, q->err);
     }
@@ -291,22 +352,17 @@ cow_cache_piece(const struct overlay_piece *p, void *opaque)
     return r;
 }
 
-/* Runs fn over the blocks of [offset, offset+count) with a bounce
- * buffer, then syncs the overlay if FUA was asked.
+/* Runs fn over the blocks of [offset, offset+count), with a bounce
+ * buffer if one needs it, then syncs the overlay if FUA was asked.
  */
 static int
 cow_run(nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
         uint32_t flags, int copy,
         int (*fn)(const struct overlay_piece *, void *), int *err)
 {
-    struct cow_req q = {next, buf, malloc(blksize), copy, err};
+    struct cow_req q = {next, buf, NULL, copy, err};
     int r;
 
-    if (q.bounce == NULL) {
-        *err = errno;
-        nbdkit_error("malloc: %m");
-        return -1;
-    }
     r = overlay_split(&ov, offset, count, fn, &q);
     free(q.bounce);
     if (r == 0 && (flags & NBDKIT_FLAG_FUA) && overlay_sync(&ov) == -1) {

@@ -122,6 +122,38 @@ stop_server
 rm -f "$sock"
 [ "$(sha256sum <"$tmp/disk")" = "$sum" ]
 
+# A model: 3000 random unaligned writes, zeroes, trims and reads over
+# blocks that are missing, written and trimmed, with 4 KiB blocks, read
+# back as a bytearray that applies the same operations would.
+start_server -U "$sock" --filter=cow file "$tmp/disk" cow-block-size=4096
+nbdsh_u -c '
+import random
+m = bytearray(open("'"$tmp/disk"'", "rb").read())
+rng = random.Random(7)
+for i in range(3000):
+    n = rng.choice((1, 100, 4095, 4096, 5000, 20000))
+    off = rng.randrange(0, len(m) - n)
+    op = rng.randrange(4)
+    if op == 0:
+        d = bytes([rng.randrange(256)]) * n
+        h.pwrite(d, off)
+        m[off:off + n] = d
+    elif op == 1:
+        h.zero(n, off)
+        m[off:off + n] = bytes(n)
+    elif op == 2:
+        # Trim frees whole blocks only; the rest keeps its data.
+        h.trim(n, off)
+        lo, hi = -(-off // 4096) * 4096, (off + n) // 4096 * 4096
+        if lo < hi:
+            m[lo:hi] = bytes(hi - lo)
+    assert h.pread(n, off) == m[off:off + n], i
+assert h.pread(len(m), 0) == m
+'
+stop_server
+rm -f "$sock"
+[ "$(sha256sum <"$tmp/disk")" = "$sum" ]
+
 for bad in cow-block-size=2048 cow-block-size=12K cow-block-size=4G \
     cow-block-size=x cow-on-read=maybe cow-on-cache=2x; do
     "$NBDX" -U - --filter=cow "$memory" size=1M $bad --run true \
