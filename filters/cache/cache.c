@@ -353,11 +353,50 @@ cache_reclaim(nbdkit_next *next)
 struct cache_req {
     nbdkit_next *next;
     char *buf;    /* the client's buffer, or NULL for zeroes */
-    char *bounce; /* one block */
+    char *bounce; /* owned: one block, allocated when first needed */
     uint32_t flags;
     int keep; /* pread: keep blocks read from the plugin */
     int *err;
 };
+
+/* The request's whole-block buffer; NULL after nbdkit_error. */
+static char *
+cache_bounce(struct cache_req *q)
+{
+    if (q->bounce == NULL) {
+        q->bounce = malloc(blksize);
+        if (q->bounce == NULL) {
+            *q->err = errno;
+            nbdkit_error("malloc: %m");
+        }
+    }
+    return q->bounce;
+}
+
+/* Reads or writes (buf NULL: zeroes) a piece of a block the cache
+ * holds, in place in the cache file.  Caller holds the block's lock.
+ */
+static int
+cache_part(struct cache_req *q, const struct overlay_piece *p, int wr)
+{
+    char *buf = q->buf ? q->buf + p->pos : NULL;
+    int r;
+
+    if (buf == NULL) {
+        if (cache_bounce(q) == NULL)
+            return -1;
+        buf = memset(q->bounce, 0, p->len);
+    }
+    r = wr ? overlay_write_part(&ov, buf, p->blk, p->start, p->len)
+           : overlay_read_part(&ov, buf, p->blk, p->start, p->len);
+    if (r == -1) {
+        *q->err = errno;
+        nbdkit_error("%s the cache file: %m", wr ? "writing" : "reading");
+        return -1;
+    }
+    overlay_touch(&ov, p->blk);
+    return 0;
+}
 
 static int
 cache_read_piece(const struct overlay_piece *p, void *opaque)
@@ -366,9 +405,13 @@ cache_read_piece(const struct overlay_piece *p, void *opaque)
     int r;
 
     overlay_lock(&ov, p->blk);
-    if (overlay_get(&ov, p->blk) == CACHE_MISSING && !q->keep)
+    if (overlay_get(&ov, p->blk) != CACHE_MISSING)
+        r = cache_part(q, p, 0);
+    else if (!q->keep)
         r = q->next->pread(q->next, q->buf + p->pos, p->len,
                            p->blk * blksize + p->start, 0, q->err);
+    else if (cache_bounce(q) == NULL)
+        r = -1;
     else {
         r = cache_load(q->next, q->bounce, p->blk, q->err);
         if (r == 0 && overlay_get(&ov, p->blk) == CACHE_MISSING)
@@ -386,6 +429,8 @@ cache_read_piece(const struct overlay_piece *p, void *opaque)
 static int
 cache_patch(struct cache_req *q, const struct overlay_piece *p)
 {
+    if (cache_bounce(q) == NULL)
+        return -1;
     if (p->whole)
         memset(q->bounce, 0, blksize);
     else if (cache_load(q->next, q->bounce, p->blk, q->err) == -1)
@@ -413,7 +458,9 @@ cache_write_through(struct cache_req *q, const struct overlay_piece *p)
         r = q->next->zero(q->next, p->len, off, q->flags, q->err);
     if (r == -1)
         return -1;
-    if (!p->whole && overlay_get(&ov, p->blk) == CACHE_MISSING)
+    if (overlay_get(&ov, p->blk) != CACHE_MISSING)
+        return cache_part(q, p, 1);
+    if (!p->whole)
         return 0;
     if (cache_patch(q, p) == -1)
         return -1;
@@ -430,7 +477,12 @@ cache_write_piece(const struct overlay_piece *p, void *opaque)
     overlay_lock(&ov, p->blk);
     if (mode == MODE_WRITETHROUGH)
         r = cache_write_through(q, p);
-    else {
+    else if (overlay_get(&ov, p->blk) != CACHE_MISSING &&
+             !(q->flags & NBDKIT_FLAG_FUA)) {
+        r = cache_part(q, p, 1);
+        if (r == 0)
+            overlay_set(&ov, p->blk, CACHE_DIRTY);
+    } else {
         r = cache_patch(q, p);
         if (r == 0)
             r = cache_store(q->bounce, p->blk, CACHE_DIRTY, q->err);
@@ -451,7 +503,9 @@ cache_cache_piece(const struct overlay_piece *p, void *opaque)
 
     overlay_lock(&ov, p->blk);
     if (overlay_get(&ov, p->blk) == CACHE_MISSING) {
-        r = cache_load(q->next, q->bounce, p->blk, q->err);
+        r = cache_bounce(q) == NULL
+                ? -1
+                : cache_load(q->next, q->bounce, p->blk, q->err);
         if (r == 0)
             r = cache_store(q->bounce, p->blk, CACHE_CLEAN, q->err);
     } else
@@ -460,22 +514,17 @@ cache_cache_piece(const struct overlay_piece *p, void *opaque)
     return r;
 }
 
-/* Runs fn over the blocks of [offset, offset+count) with a bounce
- * buffer, then reclaims space if the cache grew too big.
+/* Runs fn over the blocks of [offset, offset+count), with a bounce
+ * buffer if one needs it, then reclaims space if the cache grew too big.
  */
 static int
 cache_run(nbdkit_next *next, void *buf, uint32_t count, uint64_t offset,
           uint32_t flags, int keep,
           int (*fn)(const struct overlay_piece *, void *), int *err)
 {
-    struct cache_req q = {next, buf, malloc(blksize), flags, keep, err};
+    struct cache_req q = {next, buf, NULL, flags, keep, err};
     int r;
 
-    if (q.bounce == NULL) {
-        *err = errno;
-        nbdkit_error("malloc: %m");
-        return -1;
-    }
     if (mode == MODE_UNSAFE)
         q.flags &= ~NBDKIT_FLAG_FUA;
     r = overlay_split(&ov, offset, count, fn, &q);
