@@ -262,6 +262,14 @@ overlay_write(struct overlay *ov, const void *buf, uint64_t blk)
     return overlay_write_part(ov, buf, blk, 0, ov->blksize);
 }
 
+char *
+overlay_bounce(const struct overlay *ov, char **bounce)
+{
+    if (*bounce == NULL)
+        *bounce = malloc(ov->blksize);
+    return *bounce;
+}
+
 int
 overlay_read_part(struct overlay *ov, void *buf, uint64_t blk, uint64_t start,
                   uint64_t len)

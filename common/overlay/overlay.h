@@ -132,6 +132,11 @@ extern int overlay_write(struct overlay *ov, const void *buf, uint64_t blk);
  * most blksize): a block the file holds, or one whose space was freed
  * (it reads as zeroes), need not go through a whole-block buffer.
  */
+/* *bounce, or a new one-block buffer stored there on first use, which
+ * the caller frees.  NULL with errno.
+ */
+extern char *overlay_bounce(const struct overlay *ov, char **bounce);
+
 extern int overlay_read_part(struct overlay *ov, void *buf, uint64_t blk,
                              uint64_t start, uint64_t len);
 extern int overlay_write_part(struct overlay *ov, const void *buf, uint64_t blk,

@@ -80,6 +80,14 @@ test_io(struct overlay *ov)
     CHECK(overlay_discard(ov, 2) == 0);
     CHECK(overlay_read(ov, b, 2) == 0 && b[0] == 0 && b[4095] == 0);
     CHECK(overlay_sync(ov) == 0);
+    /* A bounce buffer is made once. */
+    {
+        char *bounce = NULL, *first = overlay_bounce(ov, &bounce);
+
+        CHECK(first != NULL && bounce == first);
+        CHECK(overlay_bounce(ov, &bounce) == first);
+        free(bounce);
+    }
     /* Parts of a block, in place: of a written block and of a freed one. */
     CHECK(overlay_write_part(ov, "xyz", 4, 4093, 3) == 0);
     CHECK(overlay_read(ov, b, 4) == 0 && memcmp(b, a, 4093) == 0 &&

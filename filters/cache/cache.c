@@ -363,12 +363,9 @@ struct cache_req {
 static char *
 cache_bounce(struct cache_req *q)
 {
-    if (q->bounce == NULL) {
-        q->bounce = malloc(blksize);
-        if (q->bounce == NULL) {
-            *q->err = errno;
-            nbdkit_error("malloc: %m");
-        }
+    if (overlay_bounce(&ov, &q->bounce) == NULL) {
+        *q->err = errno;
+        nbdkit_error("malloc: %m");
     }
     return q->bounce;
 }

@@ -212,12 +212,9 @@ struct cow_req {
 static char *
 cow_bounce(struct cow_req *q)
 {
-    if (q->bounce == NULL) {
-        q->bounce = malloc(blksize);
-        if (q->bounce == NULL) {
-            *q->err = errno;
-            nbdkit_error("malloc: %m");
-        }
+    if (overlay_bounce(&ov, &q->bounce) == NULL) {
+        *q->err = errno;
+        nbdkit_error("malloc: %m");
     }
     return q->bounce;
 }
