@@ -341,9 +341,11 @@ xz_filters_free(lzma_filter *filters)
         free(filters[i].options);
 }
 
-/* Drop what the slot holds.  Called with b->lock held. */
+/* Free the decoder and the compressed block, keeping what was decoded.
+ * Called with b->lock held.
+ */
 static void
-xz_slot_clear(struct xz_block *b)
+xz_slot_end_decoder(struct xz_block *b)
 {
     if (b->decoding) {
         lzma_end(&b->strm);
@@ -351,8 +353,16 @@ xz_slot_clear(struct xz_block *b)
         b->decoding = false;
     }
     free(b->in);
+    b->in = NULL;
+}
+
+/* Drop what the slot holds.  Called with b->lock held. */
+static void
+xz_slot_clear(struct xz_block *b)
+{
+    xz_slot_end_decoder(b);
     free(b->data);
-    b->in = b->data = NULL;
+    b->data = NULL;
     b->size = b->done = 0;
 }
 
@@ -444,13 +454,9 @@ xz_slot_decode(struct xz_block *b, const lzma_index_iter *it, uint64_t need)
             b->strm.avail_out = need - b->done + XZ_DECODE_STEP;
         r = lzma_code(&b->strm, LZMA_RUN);
         b->done = b->strm.next_out - b->data;
-        if (r == LZMA_STREAM_END && b->done == b->size) {
-            lzma_end(&b->strm);
-            xz_filters_free(b->filters);
-            b->decoding = false;
-            free(b->in);
-            b->in = NULL;
-        } else if (r != LZMA_OK)
+        if (r == LZMA_STREAM_END && b->done == b->size)
+            xz_slot_end_decoder(b);
+        else if (r != LZMA_OK)
             break;
     }
     if (b->done < need || (r != LZMA_OK && r != LZMA_STREAM_END) ||
