@@ -67,7 +67,8 @@ OFFSET_HEAD = 1 << 20
 # 4 KiB blocks are half random, half zeros, so that streamOptimized's
 # grains compress as real data does.  Only the read workloads run.
 VMDK_BACKENDS = {"vmdk": "monolithicSparse", "vmdk-stream": "streamOptimized"}
-VMDK_WORKLOADS = ("sr1m8", "rr4k1", "rr4k32")
+READ_WORKLOADS = ("sr1m8", "rr4k1", "rr4k32")
+VMDK_WORKLOADS = READ_WORKLOADS
 VMDK_TARGET = 1.5
 # Filter stacks run on nbdx and on nbdkit alike (when nbdkit runs), as
 # servers "nbdx+NAME" and "nbdkit+NAME", each over one backend: cow over
@@ -82,7 +83,6 @@ STACK_PARAMS = {"cow": [], "cache": [], "partition": ["partition=1"],
 STACK_TARGET = 1.3
 PART_HEAD = 1 << 20
 XZ_MAX_SIZE = 256 << 20
-READ_WORKLOADS = ("sr1m8", "rr4k1", "rr4k32")
 
 
 def log(msg):
