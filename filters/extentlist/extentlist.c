@@ -217,6 +217,8 @@ extents_sort(void)
 {
     size_t i;
 
+    if (extents.len == 0)
+        return 0; /* an empty list: ptr is NULL, which qsort may not get */
     qsort(extents.ptr, extents.len, sizeof *extents.ptr, extent_compare);
     for (i = 1; i < extents.len; i++) {
         if (extents.ptr[i].offset < extents.ptr[i - 1].end) {
