@@ -23,6 +23,7 @@
 
 #include "cleanup.h"
 #include "minmax.h"
+#include "worker.h"
 #include "vector.h"
 
 #define READAHEAD_MIN (32 * 1024)
@@ -45,18 +46,14 @@ struct readahead_cmd {
 DEFINE_VECTOR_TYPE(readahead_queue, struct readahead_cmd)
 
 /* One connection.  can_cache is written once in .can_cache, during the
- * handshake, before any read.  lock guards queue and quit, and cond
- * wakes the thread when either changes.  thread runs from .open until
- * readahead_stop.
+ * handshake, before any read.  w.lock guards queue and w.quit, and
+ * w.cond wakes the thread when either changes.  The thread runs from
+ * .open until .finalize (or .close, if the connection never got there).
  */
 struct readahead_handle {
     int can_cache;
-    pthread_t thread;
-    bool running; /* touched by the connection's open/finalize/close only */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
+    struct worker w;
     readahead_queue queue;
-    bool quit;
 };
 
 static int
@@ -79,11 +76,11 @@ readahead_working(const struct readahead_handle *h)
 static bool
 readahead_take(struct readahead_handle *h, struct readahead_cmd *cmd)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->lock);
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->w.lock);
 
-    while (!h->quit && h->queue.len == 0)
-        pthread_cond_wait(&h->cond, &h->lock);
-    if (h->quit)
+    while (!worker_quitting(&h->w) && h->queue.len == 0)
+        pthread_cond_wait(&h->w.cond, &h->w.lock);
+    if (worker_quitting(&h->w))
         return false;
     *cmd = h->queue.ptr[0];
     memmove(h->queue.ptr, h->queue.ptr + 1,
@@ -125,39 +122,26 @@ readahead_open(nbdkit_next_open *next, nbdkit_context *nxdata, int readonly,
         nbdkit_error("calloc: %m");
         return NULL;
     }
-    pthread_mutex_init(&h->lock, NULL);
-    pthread_cond_init(&h->cond, NULL);
-    err = pthread_create(&h->thread, NULL, readahead_thread, h);
+    worker_init(&h->w);
+    err = worker_start(&h->w, readahead_thread, h);
     if (err != 0) {
         nbdkit_error("pthread_create: %s", strerror(err));
-        pthread_cond_destroy(&h->cond);
-        pthread_mutex_destroy(&h->lock);
+        worker_destroy(&h->w);
         free(h);
         return NULL;
     }
-    h->running = true;
     return h;
 }
 
-/* Stop the thread, dropping prefetches not yet sent: they are hints. */
-static void
-readahead_stop(struct readahead_handle *h)
-{
-    if (!h->running)
-        return;
-    pthread_mutex_lock(&h->lock);
-    h->quit = true;
-    pthread_cond_signal(&h->cond);
-    pthread_mutex_unlock(&h->lock);
-    pthread_join(h->thread, NULL);
-    h->running = false;
-}
-
-/* Stop before the layers below finalize, while they still take calls. */
+/* Stop the thread before the layers below finalize, while they still
+ * take calls, dropping prefetches not yet sent: they are hints.
+ */
 static int
 readahead_finalize(nbdkit_next *next, void *handle)
 {
-    readahead_stop(handle);
+    struct readahead_handle *h = handle;
+
+    worker_stop(&h->w);
     return 0;
 }
 
@@ -166,9 +150,7 @@ readahead_close(void *handle)
 {
     struct readahead_handle *h = handle;
 
-    readahead_stop(h);
-    pthread_cond_destroy(&h->cond);
-    pthread_mutex_destroy(&h->lock);
+    worker_destroy(&h->w);
     readahead_queue_reset(&h->queue);
     free(h);
 }
@@ -220,13 +202,13 @@ readahead_plan(uint64_t offset, uint32_t count, int64_t size,
 static int
 readahead_queue_cmd(struct readahead_handle *h, struct readahead_cmd cmd)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->lock);
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->w.lock);
 
     if (readahead_queue_append(&h->queue, cmd) == -1) {
         nbdkit_error("readahead: queue: %m");
         return -1;
     }
-    pthread_cond_signal(&h->cond);
+    pthread_cond_signal(&h->w.cond);
     return 0;
 }
 

@@ -30,6 +30,7 @@
 
 #include "cleanup.h"
 #include "minmax.h"
+#include "worker.h"
 
 #define SCAN_SIZE_MIN 512
 #define SCAN_SIZE_MAX (32 * 1024 * 1024)
@@ -48,21 +49,17 @@ static int thread_model = -1; /* the server's, set in .get_ready */
 static pthread_mutex_t clock_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t clock_offset;
 
-/* One connection.  is_default is written in .open; next, size and
- * running in .prepare before the thread starts, and running again in
- * scan_stop after it is joined, both by the connection's own thread
- * while no request runs.  lock guards quit and ahead, the only fields
- * the thread and the request threads share.
+/* One connection.  is_default is written in .open; next and size in
+ * .prepare before the thread starts, by the connection's own thread
+ * while no request runs.  w.lock guards w.quit and ahead, the only
+ * fields the thread and the request threads share.
  */
 struct scan_handle {
     bool is_default;
     nbdkit_next *next; /* the layer below; outlives the thread */
     uint64_t size;
-    pthread_t thread;
-    bool running;
-    pthread_mutex_t lock;
-    bool quit;      /* the thread must stop */
-    uint64_t ahead; /* the end of the furthest read not yet seen, or 0 */
+    struct worker w; /* the scanning thread */
+    uint64_t ahead;  /* the end of the furthest read not yet seen, or 0 */
 };
 
 static int
@@ -140,9 +137,9 @@ clock_start(void)
 static bool
 scan_poll(struct scan_handle *h, uint64_t *offset)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->lock);
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&h->w.lock);
 
-    if (h->quit)
+    if (worker_quitting(&h->w))
         return false;
     if (h->ahead > *offset)
         *offset = h->ahead;
@@ -193,7 +190,7 @@ scan_open(nbdkit_next_open *next, nbdkit_context *nxdata, int readonly,
         return NULL;
     }
     h->is_default = exportname[0] == '\0';
-    pthread_mutex_init(&h->lock, NULL);
+    worker_init(&h->w);
     return h;
 }
 
@@ -244,34 +241,21 @@ scan_prepare(nbdkit_next *next, void *handle, int readonly)
         return 0;
     h->next = next;
     h->size = size;
-    r = pthread_create(&h->thread, NULL, scan_thread, h);
+    r = worker_start(&h->w, scan_thread, h);
     if (r != 0) {
         nbdkit_error("pthread_create: %s", strerror(r));
         return -1;
     }
-    h->running = true;
     return 0;
 }
 
-/* Tell the thread to stop and wait for it; its current request, if
- * any, completes first.
- */
-static void
-scan_stop(struct scan_handle *h)
-{
-    if (!h->running)
-        return;
-    pthread_mutex_lock(&h->lock);
-    h->quit = true;
-    pthread_mutex_unlock(&h->lock);
-    pthread_join(h->thread, NULL);
-    h->running = false;
-}
-
+/* Stop the thread; its current cache request, if any, completes first. */
 static int
 scan_finalize(nbdkit_next *next, void *handle)
 {
-    scan_stop(handle);
+    struct scan_handle *h = handle;
+
+    worker_stop(&h->w);
     return 0;
 }
 
@@ -280,8 +264,7 @@ scan_close(void *handle)
 {
     struct scan_handle *h = handle;
 
-    scan_stop(h);
-    pthread_mutex_destroy(&h->lock);
+    worker_destroy(&h->w);
     free(h);
 }
 
@@ -292,10 +275,10 @@ scan_pread(nbdkit_next *next, void *handle, void *buf, uint32_t count,
 {
     struct scan_handle *h = handle;
 
-    if (scan_ahead && h->running) {
-        pthread_mutex_lock(&h->lock);
+    if (scan_ahead && h->w.running) {
+        pthread_mutex_lock(&h->w.lock);
         h->ahead = MAX(h->ahead, offset + count);
-        pthread_mutex_unlock(&h->lock);
+        pthread_mutex_unlock(&h->w.lock);
     }
     return next->pread(next, buf, count, offset, flags, err);
 }
