@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* eval: the sh plugin with each method's script given on the command
+ * line as METHOD='shell code' (see nbdx-eval-plugin(1)).  Each one is
+ * saved as the executable file $tmpdir/METHOD and run as the sh plugin
+ * runs its script; the callbacks are the sh plugin's methods.c.
+ */
+
+#include <config.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NBDKIT_API_VERSION 2
+#include <nbdkit-plugin.h>
+
+#include "cleanup.h"
+#include "../sh/methods.h"
+
+/* The methods that may be given, "missing" standing for all others. */
+static const char *const eval_methods[] = {
+    "after_fork",    "cache",
+    "can_cache",     "can_extents",
+    "can_fast_zero", "can_flush",
+    "can_fua",       "can_multi_conn",
+    "can_trim",      "can_write",
+    "can_zero",      "close",
+    "config",        "config_complete",
+    "dump_plugin",   "export_description",
+    "extents",       "flush",
+    "get_ready",     "get_size",
+    "is_rotational", "missing",
+    "open",          "pread",
+    "preconnect",    "pwrite",
+    "thread_model",  "trim",
+    "unload",        "zero",
+};
+#define EVAL_N (sizeof eval_methods / sizeof eval_methods[0])
+
+/* $tmpdir/METHOD for each method given, else NULL; owned, set during
+ * configuration and read-only afterwards.
+ */
+static char *eval_paths[EVAL_N];
+static bool tmpdir_made; /* load made $tmpdir */
+
+/* The index of METHOD in eval_methods, or -1. */
+static int
+eval_index(const char *method)
+{
+    size_t i;
+
+    for (i = 0; i < EVAL_N; i++)
+        if (strcmp(eval_methods[i], method) == 0)
+            return i;
+    return -1;
+}
+
+/* A method not given runs missing= if there is one; without it, it is
+ * missing without running anything.
+ */
+const char *
+sh_script(const char *method)
+{
+    int i = eval_index(method);
+
+    if (i >= 0 && eval_paths[i])
+        return eval_paths[i];
+    return eval_paths[eval_index("missing")];
+}
+
+static void
+eval_load(void)
+{
+    tmpdir_made = sh_tmpdir_make() == 0;
+}
+
+static void
+eval_unload(void)
+{
+    static const char *const noargs[] = {NULL};
+    size_t i;
+
+    if (tmpdir_made)
+        sh_run("unload", noargs, NULL, 0, NULL, NULL);
+    sh_tmpdir_remove();
+    for (i = 0; i < EVAL_N; i++)
+        free(eval_paths[i]);
+}
+
+/* Save CODE as the script of method I; 0, or -1 after nbdkit_error. */
+static int
+eval_save(int i, const char *code)
+{
+    char *path;
+    size_t len = strlen(code);
+    int fd;
+
+    if (asprintf(&path, "%s/%s", sh_tmpdir, eval_methods[i]) == -1) {
+        nbdkit_error("asprintf: %m");
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+    if (fd == -1) {
+        nbdkit_error("open: %s: %m", path);
+        free(path);
+        return -1;
+    }
+    if (write(fd, code, len) != (ssize_t)len) {
+        nbdkit_error("write: %s: %m", path);
+        close(fd);
+        free(path);
+        return -1;
+    }
+    if (close(fd) == -1) {
+        nbdkit_error("close: %s: %m", path);
+        free(path);
+        return -1;
+    }
+    eval_paths[i] = path;
+    return 0;
+}
+
+static int
+eval_config(const char *key, const char *value)
+{
+    const char *args[] = {key, value, NULL};
+    int i = eval_index(key);
+    enum call_status st;
+
+    if (!tmpdir_made) {
+        nbdkit_error("no temporary directory for the scripts");
+        return -1;
+    }
+    if (i >= 0) {
+        if (eval_paths[i]) {
+            nbdkit_error("%s= given more than once", key);
+            return -1;
+        }
+        return eval_save(i, value);
+    }
+    /* Any other key is for the config script. */
+    st = sh_run("config", args, NULL, 0, NULL, NULL);
+    if (st == CALL_MISSING) {
+        nbdkit_error("unknown parameter '%s', and no config script to "
+                     "take it",
+                     key);
+        return -1;
+    }
+    return sh_expect_ok("config", st, false);
+}
+
+/* As for a C plugin, a data method given without its can_* method is
+ * supported: the can_* script says yes.
+ */
+static int
+eval_imply(const char *method, const char *can)
+{
+    int i = eval_index(can);
+
+    if (eval_paths[eval_index(method)] == NULL || eval_paths[i] != NULL)
+        return 0;
+    return eval_save(i, "exit 0\n");
+}
+
+static int
+eval_config_complete(void)
+{
+    static const char *const noargs[] = {NULL};
+
+    if (eval_imply("pwrite", "can_write") == -1 ||
+        eval_imply("flush", "can_flush") == -1 ||
+        eval_imply("trim", "can_trim") == -1 ||
+        eval_imply("zero", "can_zero") == -1 ||
+        eval_imply("extents", "can_extents") == -1)
+        return -1;
+    return sh_expect_ok("config_complete",
+                        sh_run("config_complete", noargs, NULL, 0, NULL, NULL),
+                        true);
+}
+
+#define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
+
+static struct nbdkit_plugin plugin = {
+    .name = "eval",
+    .longname = "nbdx eval plugin",
+    .version = PACKAGE_VERSION,
+    .description = "A plugin made of shell code on the command line.",
+    .load = eval_load,
+    .unload = eval_unload,
+    .dump_plugin = sh_dump_plugin,
+    .config = eval_config,
+    .config_complete = eval_config_complete,
+    .config_help =
+        "after_fork=<SCRIPT>\ncache=<SCRIPT>\ncan_cache=<SCRIPT>\n"
+        "can_extents=<SCRIPT>\ncan_fast_zero=<SCRIPT>\ncan_flush=<SCRIPT>\n"
+        "can_fua=<SCRIPT>\ncan_multi_conn=<SCRIPT>\ncan_trim=<SCRIPT>\n"
+        "can_write=<SCRIPT>\ncan_zero=<SCRIPT>\nclose=<SCRIPT>\n"
+        "config=<SCRIPT>\nconfig_complete=<SCRIPT>\ndump_plugin=<SCRIPT>\n"
+        "export_description=<SCRIPT>\nextents=<SCRIPT>\nflush=<SCRIPT>\n"
+        "get_ready=<SCRIPT>\nget_size=<SCRIPT>\nis_rotational=<SCRIPT>\n"
+        "missing=<SCRIPT>\nopen=<SCRIPT>\npread=<SCRIPT>\n"
+        "preconnect=<SCRIPT>\npwrite=<SCRIPT>\nthread_model=<SCRIPT>\n"
+        "trim=<SCRIPT>\nunload=<SCRIPT>\nzero=<SCRIPT>\n"
+        "  Shell code run for each method (see nbdx-sh-plugin(1)).",
+    .thread_model = sh_thread_model,
+    .get_ready = sh_get_ready,
+    .after_fork = sh_after_fork,
+    .preconnect = sh_preconnect,
+    .open = sh_open,
+    .close = sh_close,
+    .export_description = sh_export_description,
+    .get_size = sh_get_size,
+    .can_write = sh_can_write,
+    .can_flush = sh_can_flush,
+    .is_rotational = sh_is_rotational,
+    .can_trim = sh_can_trim,
+    .can_zero = sh_can_zero,
+    .can_extents = sh_can_extents,
+    .can_multi_conn = sh_can_multi_conn,
+    .can_fua = sh_can_fua,
+    .can_cache = sh_can_cache,
+    .can_fast_zero = sh_can_fast_zero,
+    .pread = sh_pread,
+    .pwrite = sh_pwrite,
+    .flush = sh_flush,
+    .trim = sh_trim,
+    .zero = sh_zero,
+    .extents = sh_extents,
+    .cache = sh_cache,
+    .errno_is_preserved = 1,
+};
+
+NBDKIT_REGISTER_PLUGIN(plugin)
