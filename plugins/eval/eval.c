@@ -44,7 +44,6 @@ static const char *const eval_methods[] = {
  * configuration and read-only afterwards.
  */
 static char *eval_paths[EVAL_N];
-static bool tmpdir_made; /* load made $tmpdir */
 
 /* The index of METHOD in eval_methods, or -1. */
 static int
@@ -72,19 +71,12 @@ sh_script(const char *method)
 }
 
 static void
-eval_load(void)
-{
-    tmpdir_made = sh_tmpdir_make() == 0;
-}
-
-static void
 eval_unload(void)
 {
     static const char *const noargs[] = {NULL};
     size_t i;
 
-    if (tmpdir_made)
-        sh_run("unload", noargs, NULL, 0, NULL, NULL);
+    sh_run("unload", noargs, NULL, 0, NULL, NULL);
     sh_tmpdir_remove();
     for (i = 0; i < EVAL_N; i++)
         free(eval_paths[i]);
@@ -124,16 +116,14 @@ eval_save(int i, const char *code)
 }
 
 static int
-eval_config(const char *key, const char *value)
+eval_config_param(const char *key, const char *value)
 {
     const char *args[] = {key, value, NULL};
     int i = eval_index(key);
     enum call_status st;
 
-    if (!tmpdir_made) {
-        nbdkit_error("no temporary directory for the scripts");
+    if (sh_tmpdir[0] == '\0' && sh_tmpdir_make() == -1)
         return -1;
-    }
     if (i >= 0) {
         if (eval_paths[i]) {
             nbdkit_error("%s= given more than once", key);
@@ -150,6 +140,19 @@ eval_config(const char *key, const char *value)
         return -1;
     }
     return sh_expect_ok("config", st, false);
+}
+
+/* The server exits without unloading when configuration fails, so the
+ * temporary directory goes then.
+ */
+static int
+eval_config(const char *key, const char *value)
+{
+    if (eval_config_param(key, value) == -1) {
+        sh_tmpdir_remove();
+        return -1;
+    }
+    return 0;
 }
 
 /* As for a C plugin, a data method given without its can_* method is
@@ -174,11 +177,14 @@ eval_config_complete(void)
         eval_imply("flush", "can_flush") == -1 ||
         eval_imply("trim", "can_trim") == -1 ||
         eval_imply("zero", "can_zero") == -1 ||
-        eval_imply("extents", "can_extents") == -1)
+        eval_imply("extents", "can_extents") == -1 ||
+        sh_expect_ok("config_complete",
+                     sh_run("config_complete", noargs, NULL, 0, NULL, NULL),
+                     true) == -1) {
+        sh_tmpdir_remove();
         return -1;
-    return sh_expect_ok("config_complete",
-                        sh_run("config_complete", noargs, NULL, 0, NULL, NULL),
-                        true);
+    }
+    return 0;
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -188,7 +194,6 @@ static struct nbdkit_plugin plugin = {
     .longname = "nbdx eval plugin",
     .version = PACKAGE_VERSION,
     .description = "A plugin made of shell code on the command line.",
-    .load = eval_load,
     .unload = eval_unload,
     .dump_plugin = sh_dump_plugin,
     .config = eval_config,

@@ -56,6 +56,7 @@ sh_tmpdir_remove(void)
 {
     if (sh_tmpdir[0] != '\0')
         nftw(sh_tmpdir, sh_tmpdir_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    sh_tmpdir[0] = '\0';
 }
 
 /* The script of METHOD for messages, which eval may not have. */

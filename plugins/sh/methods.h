@@ -21,8 +21,9 @@ struct nbdkit_extents;
  */
 const char *sh_script(const char *method);
 
-/* The temporary directory of $tmpdir, made by sh_tmpdir_make at load,
- * or "" if that failed.
+/* The temporary directory of $tmpdir, made by sh_tmpdir_make when the
+ * first parameter is configured, or "" before that, after a failure and
+ * once it is removed.
  */
 extern char sh_tmpdir[];
 
@@ -31,7 +32,10 @@ extern char sh_tmpdir[];
  */
 int sh_tmpdir_make(void);
 
-/* Remove the temporary directory and everything in it, if it was made. */
+/* Remove the temporary directory and everything in it, if it was made.
+ * Also called when configuration fails, since the server then exits
+ * without unloading the plugin.
+ */
 void sh_tmpdir_remove(void);
 
 /* Run METHOD of its script with the NULL-terminated ARGS after the method

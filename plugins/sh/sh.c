@@ -19,20 +19,13 @@
 #include "cleanup.h"
 #include "methods.h"
 
-static char *script;     /* script=, an absolute path, owned */
-static char *magic_key;  /* what the script's magic_config_key printed */
-static bool tmpdir_made; /* load made $tmpdir */
+static char *script;    /* script=, an absolute path, owned */
+static char *magic_key; /* what the script's magic_config_key printed */
 
 const char *
 sh_script(const char *method)
 {
     return script;
-}
-
-static void
-sh_load(void)
-{
-    tmpdir_made = sh_tmpdir_make() == 0;
 }
 
 /* The script's unload method runs first; errors are ignored. */
@@ -116,10 +109,8 @@ sh_config_script(const char *value)
 {
     static const char *const noargs[] = {NULL};
 
-    if (!tmpdir_made) {
-        nbdkit_error("no temporary directory for the script");
+    if (sh_tmpdir_make() == -1)
         return -1;
-    }
     script =
         strcmp(value, "-") == 0 ? sh_inline_script() : nbdkit_realpath(value);
     if (script == NULL)
@@ -135,7 +126,7 @@ sh_config_script(const char *value)
 }
 
 static int
-sh_config(const char *key, const char *value)
+sh_config_param(const char *key, const char *value)
 {
     const char *args[] = {key, value, NULL};
     enum call_status st;
@@ -165,6 +156,19 @@ sh_config(const char *key, const char *value)
     return sh_expect_ok("config", st, false);
 }
 
+/* The server exits without unloading when configuration fails, so the
+ * temporary directory goes then.
+ */
+static int
+sh_config(const char *key, const char *value)
+{
+    if (sh_config_param(key, value) == -1) {
+        sh_tmpdir_remove();
+        return -1;
+    }
+    return 0;
+}
+
 static int
 sh_config_complete(void)
 {
@@ -174,9 +178,13 @@ sh_config_complete(void)
         nbdkit_error("the script parameter is required (script=SCRIPT)");
         return -1;
     }
-    return sh_expect_ok("config_complete",
-                        sh_run("config_complete", noargs, NULL, 0, NULL, NULL),
-                        true);
+    if (sh_expect_ok("config_complete",
+                     sh_run("config_complete", noargs, NULL, 0, NULL, NULL),
+                     true) == -1) {
+        sh_tmpdir_remove();
+        return -1;
+    }
+    return 0;
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -186,7 +194,6 @@ static struct nbdkit_plugin plugin = {
     .longname = "nbdx sh plugin",
     .version = PACKAGE_VERSION,
     .description = "A plugin written as a shell script or any program.",
-    .load = sh_load,
     .unload = sh_unload,
     .dump_plugin = sh_dump_plugin,
     .magic_config_key = "script",
