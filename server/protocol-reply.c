@@ -133,11 +133,17 @@ reply_hole_chunk(struct connection *conn, const struct request *req,
     char buf[64];
     size_t n;
     struct nbd_chunk_offset_hole h = {htobe64(offset), htobe32(len)};
+    struct iovec iov;
 
     n = reply_chunk_header(conn, req, flags, NBD_REPLY_TYPE_OFFSET_HOLE,
                            sizeof h, buf);
     memcpy(buf + n, &h, sizeof h);
-    return conn->send(conn, buf, n + sizeof h, flags ? 0 : SEND_MORE);
+    iov = (struct iovec){buf, n + sizeof h};
+    /* Through transport_sendv, as the data chunks go: a chunk sent around
+     * the replies it holds back would overtake them, and a DONE hole
+     * could reach the client before the data chunks of its own read.
+     */
+    return transport_sendv(conn, &iov, 1);
 }
 
 static int
@@ -584,6 +590,7 @@ reply_send(struct connection *conn, const struct request *req,
            const struct result *r)
 {
     char buf[64];
+    struct iovec iov;
 
     if (r->error && !conn->structured_replies)
         return reply_simple(conn, req, r->error, NULL, 0);
@@ -595,8 +602,7 @@ reply_send(struct connection *conn, const struct request *req,
         return reply_block_status(conn, req, r);
     if (!conn->extended_headers)
         return reply_simple(conn, req, 0, NULL, 0);
-    return conn->send(conn, buf,
-                      reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE,
-                                         NBD_REPLY_TYPE_NONE, 0, buf),
-                      0);
+    iov = (struct iovec){buf, reply_chunk_header(conn, req, NBD_REPLY_FLAG_DONE,
+                                                 NBD_REPLY_TYPE_NONE, 0, buf)};
+    return transport_sendv(conn, &iov, 1);
 }
