@@ -15,7 +15,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "minmax.h"
+#include "genwrite.h"
 #include "prng.h"
 
 static int64_t size = -1; /* size=SIZE, required */
@@ -108,30 +108,19 @@ random_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
 }
 
 /* A write succeeds if it changes nothing, so that a copy from this disk
- * to itself can be checked; anything else fails with EIO.  The expected
- * bytes are made a piece at a time in a buffer on the stack.
+ * to itself can be checked; anything else fails with EIO.
  */
 static int
 random_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
               uint32_t flags)
 {
-    const unsigned char *in = buf;
-    unsigned char expect[4096];
-    uint32_t n;
+    int64_t bad = genwrite_mismatch(buf, count, offset, random_fill);
 
-    while (count > 0) {
-        n = MIN(count, (uint32_t)sizeof expect);
-        random_fill(expect, n, offset);
-        if (memcmp(in, expect, n) != 0) {
-            nbdkit_error("write at offset %" PRIu64
-                         " differs from the disk's data",
-                         offset);
-            nbdkit_set_error(EIO);
-            return -1;
-        }
-        in += n;
-        offset += n;
-        count -= n;
+    if (bad != -1) {
+        nbdkit_error("write at offset %" PRId64 " differs from the disk's data",
+                     bad);
+        nbdkit_set_error(EIO);
+        return -1;
     }
     return 0;
 }

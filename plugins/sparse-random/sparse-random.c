@@ -19,6 +19,7 @@
 #include <nbdkit-plugin.h>
 
 #include "bitmap.h"
+#include "genwrite.h"
 #include "minmax.h"
 #include "prng.h"
 
@@ -26,6 +27,8 @@
  * hole: one bit per block in bm, 32 MiB of bitmap per TiB of disk.
  */
 #define BLOCKSIZE 4096
+_Static_assert(BLOCKSIZE == GENWRITE_PIECE,
+               "writes are compared in the pieces reads are made in");
 
 static int64_t size = -1;                       /* size=SIZE, required */
 static uint32_t seed;                           /* seed=, or load time */
@@ -245,29 +248,20 @@ sparse_random_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
 }
 
 /* A write succeeds if it changes nothing, so that a copy from this disk
- * to itself can be checked; anything else fails with EIO.
+ * to itself can be checked; anything else fails with EIO.  genwrite
+ * compares it in the same pieces as sparse_random_pread makes.
  */
 static int
 sparse_random_pwrite(void *handle, const void *buf, uint32_t count,
                      uint64_t offset, uint32_t flags)
 {
-    const unsigned char *in = buf;
-    unsigned char expect[BLOCKSIZE];
-    uint32_t n;
+    int64_t bad = genwrite_mismatch(buf, count, offset, sparse_random_piece);
 
-    while (count > 0) {
-        n = sparse_random_piece_len(count, offset);
-        sparse_random_piece(expect, n, offset);
-        if (memcmp(in, expect, n) != 0) {
-            nbdkit_error("write at offset %" PRIu64
-                         " differs from the disk's data",
-                         offset);
-            nbdkit_set_error(EIO);
-            return -1;
-        }
-        in += n;
-        offset += n;
-        count -= n;
+    if (bad != -1) {
+        nbdkit_error("write at offset %" PRId64 " differs from the disk's data",
+                     bad);
+        nbdkit_set_error(EIO);
+        return -1;
     }
     return 0;
 }
