@@ -195,7 +195,6 @@ static struct nbdkit_plugin plugin = {
     .version = PACKAGE_VERSION,
     .description = "A plugin made of shell code on the command line.",
     .unload = eval_unload,
-    .dump_plugin = sh_dump_plugin,
     .config = eval_config,
     .config_complete = eval_config_complete,
     .config_help =
@@ -210,32 +209,7 @@ static struct nbdkit_plugin plugin = {
         "preconnect=<SCRIPT>\npwrite=<SCRIPT>\nthread_model=<SCRIPT>\n"
         "trim=<SCRIPT>\nunload=<SCRIPT>\nzero=<SCRIPT>\n"
         "  Shell code run for each method (see nbdx-sh-plugin(1)).",
-    .thread_model = sh_thread_model,
-    .get_ready = sh_get_ready,
-    .after_fork = sh_after_fork,
-    .preconnect = sh_preconnect,
-    .open = sh_open,
-    .close = sh_close,
-    .export_description = sh_export_description,
-    .get_size = sh_get_size,
-    .can_write = sh_can_write,
-    .can_flush = sh_can_flush,
-    .is_rotational = sh_is_rotational,
-    .can_trim = sh_can_trim,
-    .can_zero = sh_can_zero,
-    .can_extents = sh_can_extents,
-    .can_multi_conn = sh_can_multi_conn,
-    .can_fua = sh_can_fua,
-    .can_cache = sh_can_cache,
-    .can_fast_zero = sh_can_fast_zero,
-    .pread = sh_pread,
-    .pwrite = sh_pwrite,
-    .flush = sh_flush,
-    .trim = sh_trim,
-    .zero = sh_zero,
-    .extents = sh_extents,
-    .cache = sh_cache,
-    .errno_is_preserved = 1,
+    SH_METHOD_CALLBACKS,
 };
 
 NBDKIT_REGISTER_PLUGIN(plugin)

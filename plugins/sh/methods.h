@@ -87,4 +87,21 @@ int sh_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
                struct nbdkit_extents *extents);
 int sh_cache(void *handle, uint32_t count, uint64_t offset, uint32_t flags);
 
+/* The fields of struct nbdkit_plugin that both plugins fill with the
+ * callbacks above, so that the two tables cannot drift apart.
+ */
+#define SH_METHOD_CALLBACKS                                                    \
+    .dump_plugin = sh_dump_plugin, .thread_model = sh_thread_model,            \
+    .get_ready = sh_get_ready, .after_fork = sh_after_fork,                    \
+    .preconnect = sh_preconnect, .open = sh_open, .close = sh_close,           \
+    .export_description = sh_export_description, .get_size = sh_get_size,      \
+    .can_write = sh_can_write, .can_flush = sh_can_flush,                      \
+    .is_rotational = sh_is_rotational, .can_trim = sh_can_trim,                \
+    .can_zero = sh_can_zero, .can_extents = sh_can_extents,                    \
+    .can_multi_conn = sh_can_multi_conn, .can_fua = sh_can_fua,                \
+    .can_cache = sh_can_cache, .can_fast_zero = sh_can_fast_zero,              \
+    .pread = sh_pread, .pwrite = sh_pwrite, .flush = sh_flush,                 \
+    .trim = sh_trim, .zero = sh_zero, .extents = sh_extents,                   \
+    .cache = sh_cache, .errno_is_preserved = 1
+
 #endif /* NBDX_SH_METHODS_H */
