@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")"
 
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev zlib1g-dev
-  liblzma-dev libext2fs-dev"
+  liblzma-dev libext2fs-dev python3-dev liblua5.4-dev libperl-dev tcl8.6-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace
   libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86
