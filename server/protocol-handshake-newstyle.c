@@ -639,7 +639,12 @@ newstyle_dispatch(struct connection *conn, struct handshake *hs,
         return newstyle_opt_export_name(conn, hs, opt);
     case NBD_OPT_ABORT:
         debug("client sent NBD_OPT_ABORT");
-        newstyle_send_ack(conn, hs, opt->code);
+        /* A client may close without reading the ack (nbdinfo --list
+         * does), so a failed send here is no error worth logging.
+         */
+        if (newstyle_send_ack(conn, hs, opt->code) == 0 && hs->out_len > 0)
+            conn->send(conn, hs->out, hs->out_len, 0);
+        hs->out_len = 0;
         return -1;
     case NBD_OPT_LIST:
         return newstyle_opt_list(conn, hs, opt);
