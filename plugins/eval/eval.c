@@ -22,21 +22,17 @@
 
 /* The methods that may be given, "missing" standing for all others. */
 static const char *const eval_methods[] = {
-    "after_fork",    "cache",
-    "can_cache",     "can_extents",
-    "can_fast_zero", "can_flush",
-    "can_fua",       "can_multi_conn",
-    "can_trim",      "can_write",
-    "can_zero",      "close",
-    "config",        "config_complete",
-    "dump_plugin",   "export_description",
-    "extents",       "flush",
-    "get_ready",     "get_size",
-    "is_rotational", "missing",
-    "open",          "pread",
-    "preconnect",    "pwrite",
-    "thread_model",  "trim",
-    "unload",        "zero",
+    "after_fork",     "block_size",    "cache",
+    "can_cache",      "can_extents",   "can_fast_zero",
+    "can_flush",      "can_fua",       "can_multi_conn",
+    "can_trim",       "can_write",     "can_zero",
+    "close",          "config",        "config_complete",
+    "default_export", "dump_plugin",   "export_description",
+    "extents",        "flush",         "get_ready",
+    "get_size",       "is_rotational", "list_exports",
+    "missing",        "open",          "pread",
+    "preconnect",     "pwrite",        "thread_model",
+    "trim",           "unload",        "zero",
 };
 #define EVAL_N (sizeof eval_methods / sizeof eval_methods[0])
 
@@ -198,16 +194,18 @@ static struct nbdkit_plugin plugin = {
     .config = eval_config,
     .config_complete = eval_config_complete,
     .config_help =
-        "after_fork=<SCRIPT>\ncache=<SCRIPT>\ncan_cache=<SCRIPT>\n"
-        "can_extents=<SCRIPT>\ncan_fast_zero=<SCRIPT>\ncan_flush=<SCRIPT>\n"
-        "can_fua=<SCRIPT>\ncan_multi_conn=<SCRIPT>\ncan_trim=<SCRIPT>\n"
-        "can_write=<SCRIPT>\ncan_zero=<SCRIPT>\nclose=<SCRIPT>\n"
-        "config=<SCRIPT>\nconfig_complete=<SCRIPT>\ndump_plugin=<SCRIPT>\n"
+        "after_fork=<SCRIPT>\nblock_size=<SCRIPT>\ncache=<SCRIPT>\n"
+        "can_cache=<SCRIPT>\ncan_extents=<SCRIPT>\ncan_fast_zero=<SCRIPT>\n"
+        "can_flush=<SCRIPT>\ncan_fua=<SCRIPT>\ncan_multi_conn=<SCRIPT>\n"
+        "can_trim=<SCRIPT>\ncan_write=<SCRIPT>\ncan_zero=<SCRIPT>\n"
+        "close=<SCRIPT>\nconfig=<SCRIPT>\nconfig_complete=<SCRIPT>\n"
+        "default_export=<SCRIPT>\ndump_plugin=<SCRIPT>\n"
         "export_description=<SCRIPT>\nextents=<SCRIPT>\nflush=<SCRIPT>\n"
         "get_ready=<SCRIPT>\nget_size=<SCRIPT>\nis_rotational=<SCRIPT>\n"
-        "missing=<SCRIPT>\nopen=<SCRIPT>\npread=<SCRIPT>\n"
-        "preconnect=<SCRIPT>\npwrite=<SCRIPT>\nthread_model=<SCRIPT>\n"
-        "trim=<SCRIPT>\nunload=<SCRIPT>\nzero=<SCRIPT>\n"
+        "list_exports=<SCRIPT>\nmissing=<SCRIPT>\nopen=<SCRIPT>\n"
+        "pread=<SCRIPT>\npreconnect=<SCRIPT>\npwrite=<SCRIPT>\n"
+        "thread_model=<SCRIPT>\ntrim=<SCRIPT>\nunload=<SCRIPT>\n"
+        "zero=<SCRIPT>\n"
         "  Shell code run for each method (see nbdx-sh-plugin(1)).",
     SH_METHOD_CALLBACKS,
 };

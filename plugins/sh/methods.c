@@ -244,7 +244,7 @@ sh_after_fork(void)
     return sh_simple("after_fork", sh_noargs, true);
 }
 
-static const char *
+const char *
 sh_bool(int b)
 {
     return b ? "true" : "false";
@@ -313,6 +313,12 @@ sh_close(void *handle)
     sh_run("close", args, NULL, 0, NULL, NULL);
     free(h->h);
     free(h);
+}
+
+const char *
+sh_handle_string(void *handle)
+{
+    return ((struct sh_handle *)handle)->h;
 }
 
 const char *

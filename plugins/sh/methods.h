@@ -14,6 +14,7 @@
 #include "call.h"
 
 struct nbdkit_extents;
+struct nbdkit_exports;
 
 /* Provided by each plugin: the program to run for METHOD, or NULL if
  * there is none (the method is then missing, as if it had exited 2).
@@ -57,6 +58,12 @@ int sh_unexpected_false(const char *method);
  */
 int sh_expect_ok(const char *method, enum call_status st, bool missing_ok);
 
+/* "true" or "false", as scripts get booleans. */
+const char *sh_bool(int b);
+
+/* The handle string that open printed, for the script's arguments. */
+const char *sh_handle_string(void *handle);
+
 void sh_dump_plugin(void);
 int sh_thread_model(void);
 int sh_get_ready(void);
@@ -86,6 +93,11 @@ int sh_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags);
 int sh_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
                struct nbdkit_extents *extents);
 int sh_cache(void *handle, uint32_t count, uint64_t offset, uint32_t flags);
+/* In exports.c. */
+int sh_list_exports(int readonly, int is_tls, struct nbdkit_exports *exports);
+const char *sh_default_export(int readonly, int is_tls);
+int sh_block_size(void *handle, uint32_t *minimum, uint32_t *preferred,
+                  uint32_t *maximum);
 
 /* The fields of struct nbdkit_plugin that both plugins fill with the
  * callbacks above, so that the two tables cannot drift apart.
@@ -102,6 +114,8 @@ int sh_cache(void *handle, uint32_t count, uint64_t offset, uint32_t flags);
     .can_cache = sh_can_cache, .can_fast_zero = sh_can_fast_zero,              \
     .pread = sh_pread, .pwrite = sh_pwrite, .flush = sh_flush,                 \
     .trim = sh_trim, .zero = sh_zero, .extents = sh_extents,                   \
-    .cache = sh_cache, .errno_is_preserved = 1
+    .cache = sh_cache, .list_exports = sh_list_exports,                        \
+    .default_export = sh_default_export, .block_size = sh_block_size,          \
+    .errno_is_preserved = 1
 
 #endif /* NBDX_SH_METHODS_H */
