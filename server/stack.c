@@ -217,6 +217,11 @@ stack_early_exits(int argc, char **argv, int first)
         stack_configure(argc, argv, first);
         thread_model = stack_thread_model(); /* dump_fields prints it */
         top->dump_fields(top);
+        /* Unloaded as after serving (the sh plugin removes its $tmpdir),
+         * but without cleanup: the stack never got ready.
+         */
+        backend_unload(top);
+        top = NULL;
         exit(0);
     }
 }

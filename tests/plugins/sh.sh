@@ -18,10 +18,10 @@ case "$1" in
   magic_config_key) echo size ;;
   config)
     [ "$2" = size ] || { echo "EINVAL unknown key $2" >&2; exit 1; }
-    echo "$3" >"$tmpdir/size" ;;
-  config_complete)
-    truncate -s "$(cat "$tmpdir/size")" "$f"
+    echo "$3" >"$tmpdir/size"
     echo "$tmpdir" >"$SH_TEST_OUT/tmpdir" ;;
+  config_complete)
+    truncate -s "$(cat "$tmpdir/size")" "$f" ;;
   thread_model) echo parallel ;;
   open) echo "h-$2-$3-$4" ;;
   export_description) echo "desc:$2" ;;
@@ -86,6 +86,15 @@ td=$(cat "$tmp/tmpdir")
 [ -f "$td/disk" ]
 stop_server
 [ ! -e "$td" ]
+[ -f "$tmp/unloaded" ]
+
+# --dump-plugin runs the script's dump_plugin, then unloads: the
+# $tmpdir is gone afterwards too.
+rm "$tmp/unloaded" "$tmp/tmpdir"
+"$NBDX" --dump-plugin sh "$tmp/disk.sh" 1M >"$tmp/dump"
+grep "^name=sh$" "$tmp/dump"
+td=$(cat "$tmp/tmpdir")
+[ -n "$td" ] && [ ! -e "$td" ]
 [ -f "$tmp/unloaded" ]
 
 # can_write exit 3: read-only; extents as the script prints them.
