@@ -23,6 +23,7 @@
 #include "methods.h"
 
 char sh_tmpdir[64]; /* set once at load, read-only afterwards */
+bool sh_via_shell;  /* likewise */
 
 int
 sh_tmpdir_make(void)
@@ -103,18 +104,20 @@ sh_run(const char *method, const char *const *args, const void *in,
        size_t inlen, char **out, size_t *outlen)
 {
     const char *script = sh_script(method);
-    const char *argv[8];
+    const char *argv[9];
     struct call_output o;
     enum call_status st;
-    size_t i;
+    size_t i, n = 0;
 
     if (script == NULL)
         return CALL_MISSING;
-    argv[0] = script;
-    argv[1] = method;
+    if (sh_via_shell)
+        argv[n++] = "/bin/sh";
+    argv[n++] = script;
+    argv[n++] = method;
     for (i = 0; i < 5 && args[i] != NULL; i++)
-        argv[i + 2] = args[i];
-    argv[i + 2] = NULL;
+        argv[n++] = args[i];
+    argv[n] = NULL;
 
     if (call_run(argv, in, inlen, &o) == -1) {
         int err = errno;

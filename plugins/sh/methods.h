@@ -22,6 +22,11 @@ struct nbdkit_exports;
  */
 const char *sh_script(const char *method);
 
+/* Whether scripts run as "/bin/sh SCRIPT METHOD..." rather than being
+ * executed; set during configuration, read-only afterwards.
+ */
+extern bool sh_via_shell;
+
 /* The temporary directory of $tmpdir, made by sh_tmpdir_make when the
  * first parameter is configured, or "" before that, after a failure and
  * once it is removed.

@@ -97,6 +97,22 @@ td=$(cat "$tmp/tmpdir")
 [ -n "$td" ] && [ ! -e "$td" ]
 [ -f "$tmp/unloaded" ]
 
+# A script run by path, its #! line naming the server ("./disk.sh -U
+# sock"): its methods run under /bin/sh, not by starting more servers.
+# The nbdx it names is a wrapper that refuses to nest, so a regression
+# fails instead of forking without end.
+mkdir "$tmp/bin"
+cat >"$tmp/bin/nbdx" <<EOF
+#!/bin/sh
+[ "\${SH_TEST_DEPTH:-0}" -ge 1 ] && { echo "nested server" >&2; exit 99; }
+SH_TEST_DEPTH=1 exec "$NBDX" "\$@"
+EOF
+chmod +x "$tmp/bin/nbdx"
+{ echo "#!$tmp/bin/nbdx sh"; tail -n +2 "$tmp/disk.sh"; } >"$tmp/exec.sh"
+chmod +x "$tmp/exec.sh"
+[ "$(timeout 60 "$tmp/exec.sh" -U - 2M --run 'nbdinfo --size "$uri"')" = \
+  2097152 ]
+
 # can_write exit 3: read-only; extents as the script prints them.
 cat >"$tmp/ro.sh" <<'EOF'
 #!/bin/sh
