@@ -23,6 +23,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
+#include "fdio.h"
 #include "fscommand.h"
 #include "vector.h"
 
@@ -306,22 +307,10 @@ ondemand_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
                uint32_t flags)
 {
     struct ondemand_handle *h = handle;
-    char *p = buf;
 
-    while (count > 0) {
-        ssize_t r = pread(h->fd, p, count, offset);
-        if (r == -1) {
-            nbdkit_error("pread: %m");
-            return -1;
-        }
-        if (r == 0) {
-            errno = EIO;
-            nbdkit_error("pread: unexpected end of file");
-            return -1;
-        }
-        p += r;
-        count -= r;
-        offset += r;
+    if (fdio_pread(h->fd, buf, count, offset) == -1) {
+        nbdkit_error("pread: %m");
+        return -1;
     }
     return 0;
 }
@@ -331,32 +320,21 @@ ondemand_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
                 uint32_t flags)
 {
     struct ondemand_handle *h = handle;
-    const char *p = buf;
 
-    while (count > 0) {
-        ssize_t r = pwrite(h->fd, p, count, offset);
-        if (r == -1) {
-            nbdkit_error("pwrite: %m");
-            return -1;
-        }
-        p += r;
-        count -= r;
-        offset += r;
+    if (fdio_pwrite(h->fd, buf, count, offset) == -1) {
+        nbdkit_error("pwrite: %m");
+        return -1;
     }
     return flags & NBDKIT_FLAG_FUA ? ondemand_flush(handle, 0) : 0;
 }
 
-/* Trim punches a hole; a file system that cannot is not an error, trim
- * being only advice.
- */
+/* Trim punches a hole, where the file system can. */
 static int
 ondemand_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
     struct ondemand_handle *h = handle;
 
-    if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                  count) == -1 &&
-        errno != EOPNOTSUPP) {
+    if (fdio_punch(h->fd, count, offset) == -1) {
         nbdkit_error("fallocate: %m");
         return -1;
     }

@@ -20,6 +20,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "fdio.h"
 #include "fscommand.h"
 
 static int64_t size = -1; /* size=SIZE, required */
@@ -218,22 +219,10 @@ tmpdisk_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
               uint32_t flags)
 {
     struct tmpdisk_handle *h = handle;
-    char *p = buf;
 
-    while (count > 0) {
-        ssize_t r = pread(h->fd, p, count, offset);
-        if (r == -1) {
-            nbdkit_error("pread: %m");
-            return -1;
-        }
-        if (r == 0) {
-            errno = EIO;
-            nbdkit_error("pread: unexpected end of file");
-            return -1;
-        }
-        p += r;
-        count -= r;
-        offset += r;
+    if (fdio_pread(h->fd, buf, count, offset) == -1) {
+        nbdkit_error("pread: %m");
+        return -1;
     }
     return 0;
 }
@@ -243,32 +232,21 @@ tmpdisk_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
                uint32_t flags)
 {
     struct tmpdisk_handle *h = handle;
-    const char *p = buf;
 
-    while (count > 0) {
-        ssize_t r = pwrite(h->fd, p, count, offset);
-        if (r == -1) {
-            nbdkit_error("pwrite: %m");
-            return -1;
-        }
-        p += r;
-        count -= r;
-        offset += r;
+    if (fdio_pwrite(h->fd, buf, count, offset) == -1) {
+        nbdkit_error("pwrite: %m");
+        return -1;
     }
     return flags & NBDKIT_FLAG_FUA ? tmpdisk_flush(handle, 0) : 0;
 }
 
-/* Trim punches a hole; a file system that cannot is not an error, trim
- * being only advice.
- */
+/* Trim punches a hole, where the file system can. */
 static int
 tmpdisk_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
     struct tmpdisk_handle *h = handle;
 
-    if (fallocate(h->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                  count) == -1 &&
-        errno != EOPNOTSUPP) {
+    if (fdio_punch(h->fd, count, offset) == -1) {
         nbdkit_error("fallocate: %m");
         return -1;
     }
