@@ -9,6 +9,7 @@
 # lua plugin, if installed, serves the same script the same way.
 # Skipped (77) if the lua plugin was not built.
 . "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/helpers/ramdisk.sh"
 [ -e "$BUILDDIR/plugins/lua/nbdkit-lua-plugin.so" ] ||
     { echo "SKIP: the lua plugin was not built"; exit 77; }
 requires nbdsh nbdcopy nbdinfo qemu-img truncate
@@ -78,43 +79,9 @@ function trim (h, count, offset) zero (h, count, offset, true) end
 function flush (h) flushes = flushes + 1 end
 EOF
 
-dd if=/dev/urandom of="$tmp/src" bs=1M count=3 status=none
-printf 'odd tail' >>"$tmp/src"
-truncate -s 4M "$tmp/src"
-
-# check_server URI: the RAM disk of $tmp/src, with its flags and the
-# injected error, for whichever server serves it.
-check_server() {
-    nbdcopy "$tmp/src" "$1"
-    qemu-img compare -f raw -F raw "$tmp/src" "$1"
-    nbdcopy -- "$1" - >"$tmp/back"
-    cmp "$tmp/src" "$tmp/back"
-    nbdsh -u "$1" -c '
-import os
-src = open(os.environ["tmp"] + "/src", "rb").read()
-assert h.get_size() == 4 * 1024 * 1024
-assert not h.is_read_only()
-assert h.can_flush() and h.can_trim() and h.can_zero() and h.is_rotational()
-assert h.pread(13, 4090) == src[4090:4103]
-h.pwrite(b"abcdefghij", 8190)
-assert h.pread(20, 8185) == src[8185:8190] + b"abcdefghij" + src[8200:8205]
-h.zero(5000, 100)
-assert h.pread(5200, 0) == src[:100] + bytes(5000) + src[5100:5200]
-h.trim(4096, 20480)
-assert h.pread(12288, 12288) == src[12288:20480] + bytes(4096)
-h.flush()
-h.pwrite(b"x", 0, nbd.CMD_FLAG_FUA)
-try:
-    h.pread(7, 0)
-    assert False, "the injected error did not fail the read"
-except nbd.Error as e:
-    assert e.errno == "EIO", (e.errno, e.string)
-'
-}
-
-export tmp
+ramdisk_source
 start_server -U "$sock" lua "$tmp/disk.lua" size=4194304
-check_server "$uri"
+ramdisk_check "$uri"
 grep "pread: .*disk.lua:[0-9]*: injected read error" "$tmp/server.log"
 stop_server
 "$NBDX" lua "$tmp/disk.lua" size=1048576 --dump-plugin >"$tmp/dump"
@@ -170,6 +137,6 @@ if command -v nbdkit >/dev/null && nbdkit lua --version >/dev/null 2>&1
 then
     NBDX=$(command -v nbdkit) start_server -U "$tmp/nsock" \
         lua "$tmp/disk.lua" size=4194304
-    check_server "nbd+unix:///?socket=$tmp/nsock"
+    ramdisk_check "nbd+unix:///?socket=$tmp/nsock"
     grep "^nbdkit: .*pread: .*disk.lua:[0-9]*: injected read error" "$tmp/server.log"
 fi

@@ -9,6 +9,7 @@
 # if installed, serves the same script the same way.
 # Skipped (77) if the tcl plugin was not built.
 . "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/helpers/ramdisk.sh"
 [ -e "$BUILDDIR/plugins/tcl/nbdkit-tcl-plugin.so" ] ||
     { echo "SKIP: the tcl plugin was not built"; exit 77; }
 requires nbdsh nbdcopy nbdinfo qemu-img truncate
@@ -90,43 +91,9 @@ proc trim {h count offset} { zero $h $count $offset 1 }
 proc plugin_flush {h} { incr ::flushes }
 EOF
 
-dd if=/dev/urandom of="$tmp/src" bs=1M count=3 status=none
-printf 'odd tail' >>"$tmp/src"
-truncate -s 4M "$tmp/src"
-
-# check_server URI: the RAM disk of $tmp/src, with its flags and the
-# injected error, for whichever server serves it.
-check_server() {
-    nbdcopy "$tmp/src" "$1"
-    qemu-img compare -f raw -F raw "$tmp/src" "$1"
-    nbdcopy -- "$1" - >"$tmp/back"
-    cmp "$tmp/src" "$tmp/back"
-    nbdsh -u "$1" -c '
-import os
-src = open(os.environ["tmp"] + "/src", "rb").read()
-assert h.get_size() == 4 * 1024 * 1024
-assert not h.is_read_only()
-assert h.can_flush() and h.can_trim() and h.can_zero() and h.is_rotational()
-assert h.pread(13, 4090) == src[4090:4103]
-h.pwrite(b"abcdefghij", 8190)
-assert h.pread(20, 8185) == src[8185:8190] + b"abcdefghij" + src[8200:8205]
-h.zero(5000, 100)
-assert h.pread(5200, 0) == src[:100] + bytes(5000) + src[5100:5200]
-h.trim(4096, 20480)
-assert h.pread(12288, 12288) == src[12288:20480] + bytes(4096)
-h.flush()
-h.pwrite(b"x", 0, nbd.CMD_FLAG_FUA)
-try:
-    h.pread(7, 0)
-    assert False, "the injected error did not fail the read"
-except nbd.Error as e:
-    assert e.errno == "EIO", (e.errno, e.string)
-'
-}
-
-export tmp
+ramdisk_source
 start_server -U "$sock" tcl "$tmp/disk.tcl" size=4194304
-check_server "$uri"
+ramdisk_check "$uri"
 grep "pread: injected read error" "$tmp/server.log"
 stop_server
 "$NBDX" tcl "$tmp/disk.tcl" size=1048576 --dump-plugin >"$tmp/dump"
@@ -186,6 +153,6 @@ if command -v nbdkit >/dev/null && nbdkit tcl --version >/dev/null 2>&1
 then
     NBDX=$(command -v nbdkit) start_server -U "$tmp/nsock" \
         tcl "$tmp/disk.tcl" size=4194304
-    check_server "nbd+unix:///?socket=$tmp/nsock"
+    ramdisk_check "nbd+unix:///?socket=$tmp/nsock"
     grep "^nbdkit: .*pread: injected read error" "$tmp/server.log"
 fi
