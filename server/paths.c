@@ -4,8 +4,9 @@
  * A PLUGIN or --filter argument that is a short name is looked up, as
  * nbdkit does, in this order: $NBDX_PLUGIN_PATH (or $NBDX_FILTER_PATH),
  * the build tree beside the binary, then the install directory; for
- * plugins, then an executable script of that name, then nbdkit's own
- * plugin directory.  Anything else is taken as a path.
+ * plugins, then an executable script of that name (in the build tree or
+ * the install directory), then nbdkit's own plugin directory.  Anything
+ * else is taken as a path.
  */
 
 #include <limits.h>
@@ -17,6 +18,7 @@
 
 #include "internal.h"
 #include "options.h"
+#include "shebang.h"
 
 char *
 paths_self(void)
@@ -112,34 +114,69 @@ paths_search_build(const char *name, const char *kind)
     return paths_if_file(paths_join(real, "", name, kind));
 }
 
-/* An executable PLUGINDIR/nbdkit-NAME-plugin (a script whose #! line
- * runs nbdx with a language plugin) replaces us, with the plugin name
- * (the very string name, one of orig_argv) taken out of the arguments.
+/* The executable script plugin NAME, nbdkit-NAME-plugin without .so:
+ * in the build tree beside the binary when uninstalled, else in
+ * PLUGINDIR; NULL if there is none.
+ */
+static char *
+paths_find_script(const char *name)
+{
+    CLEANUP_FREE char *self = paths_self();
+    char *slash = self ? strrchr(self, '/') : NULL;
+    char *path;
+
+    if (slash) {
+        *slash = '\0';
+        if (asprintf(&path, "%s/../plugins/%s/nbdkit-%s-plugin", self, name,
+                     name) == -1)
+            fatal("asprintf: %m");
+        if (access(path, X_OK) == 0 && (path = paths_if_file(path)))
+            return path;
+        free(path);
+    }
+    if (asprintf(&path, "%s/nbdkit-%s-plugin", PLUGINDIR, name) == -1)
+        fatal("asprintf: %m");
+    if (access(path, X_OK) == 0 && (path = paths_if_file(path)))
+        return path;
+    free(path);
+    return NULL;
+}
+
+/* A script plugin NAME (see paths_find_script) replaces us, with the
+ * plugin name (the very string name, one of orig_argv) taken out of the
+ * arguments, as nbdkit does.  When its #! line names nbdx or nbdkit and
+ * a plugin ("#!/usr/sbin/nbdx perl"), this binary runs that plugin with
+ * the script, wherever the line says the server is; any other script is
+ * executed.
  */
 static void
 paths_exec_script(const char *name, char *const *orig_argv)
 {
-    CLEANUP_FREE char *script = NULL;
-    struct stat st;
+    CLEANUP_FREE char *script = paths_find_script(name);
+    CLEANUP_FREE char *self = NULL;
+    char lang[64];
     size_t i, j, n;
     char **args;
 
-    if (asprintf(&script, "%s/nbdkit-%s-plugin", PLUGINDIR, name) == -1)
-        fatal("asprintf: %m");
-    if (stat(script, &st) == -1 || !S_ISREG(st.st_mode) ||
-        access(script, X_OK) == -1)
+    if (script == NULL)
         return;
     for (n = 0; orig_argv[n]; n++)
         ;
-    args = calloc(n + 1, sizeof *args);
+    args = calloc(n + 3, sizeof *args);
     if (args == NULL)
         fatal("calloc: %m");
-    args[0] = script;
-    for (i = 1, j = 1; i < n; i++)
+    j = 0;
+    if (shebang_file_names_server(script, lang, sizeof lang) && lang[0] &&
+        (self = paths_self()) != NULL) {
+        args[j++] = self;
+        args[j++] = lang;
+    }
+    args[j++] = script;
+    for (i = 1; i < n; i++)
         if (orig_argv[i] != name)
             args[j++] = orig_argv[i];
-    execv(script, args);
-    fatal("execv: %s: %m", script);
+    execv(args[0], args);
+    fatal("execv: %s: %m", args[0]);
 }
 
 char *

@@ -7,9 +7,7 @@
 #include <config.h>
 
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +18,7 @@
 
 #include "cleanup.h"
 #include "methods.h"
+#include "shebang.h"
 
 static char *script;    /* script=, an absolute path, owned */
 static char *magic_key; /* what the script's magic_config_key printed */
@@ -28,34 +27,6 @@ const char *
 sh_script(const char *method)
 {
     return script;
-}
-
-/* Whether the #! line of PATH names the server itself (nbdx or nbdkit,
- * directly or through env -S), as in a script run by path ("./disk.sh -U
- * sock"): executing such a script would start another server, so its
- * methods run under /bin/sh instead.
- */
-static bool
-sh_names_server(const char *path)
-{
-    char line[256], *p, *word;
-    FILE *fp = fopen(path, "r");
-    bool r = false;
-
-    if (fp == NULL)
-        return false;
-    if (fgets(line, sizeof line, fp) != NULL && strncmp(line, "#!", 2) == 0) {
-        p = line + 2;
-        word = strtok_r(p, " \t\n", &p);
-        if (word && strcmp(basename(word), "env") == 0)
-            do /* "env -S nbdx sh" */
-                word = strtok_r(NULL, " \t\n", &p);
-            while (word && word[0] == '-');
-        r = word && (strcmp(basename(word), "nbdx") == 0 ||
-                     strcmp(basename(word), "nbdkit") == 0);
-    }
-    fclose(fp);
-    return r;
 }
 
 /* The script's unload method runs first; errors are ignored. */
@@ -149,7 +120,10 @@ sh_config_script(const char *value)
         nbdkit_error("%s: the script is not executable: %m", script);
         return -1;
     }
-    sh_via_shell = sh_names_server(script);
+    /* A #! line naming the server ("./disk.sh -U sock" runs nbdx sh
+     * disk.sh): executing the script would start another server.
+     */
+    sh_via_shell = shebang_file_names_server(script, NULL, 0);
     if (sh_expect_ok("load", sh_run("load", noargs, NULL, 0, NULL, NULL),
                      true) == -1)
         return -1;
