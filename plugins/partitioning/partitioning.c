@@ -23,16 +23,14 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "byteorder.h"
-#include "crc32.h"
 #include "iszero.h"
+#include "parttable.h"
 #include "regions.h"
 #include "vector.h"
 
@@ -80,40 +78,10 @@ static unsigned char gpt_hdr[2][SECTOR]; /* primary, secondary */
 static unsigned char *gpt_entries;       /* shared by both tables */
 static uint64_t gpt_entries_len;         /* bytes */
 
-/* Parse a GUID written 8-4-4-4-12 in hex into its 16 bytes on disk: the
- * first three fields little-endian, the last two in order.
- */
-static int
-partitioning_parse_guid(const char *str, unsigned char *out)
-{
-    static const int order[16] = {3, 2, 1,  0,  5,  4,  7,  6,
-                                  8, 9, 10, 11, 12, 13, 14, 15};
-    char hex[33];
-    size_t i, n = 0;
-
-    if (strlen(str) != 36)
-        return -1;
-    for (i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash != (str[i] == '-'))
-            return -1;
-        if (dash)
-            continue;
-        if (!strchr("0123456789abcdefABCDEF", str[i]))
-            return -1;
-        hex[n++] = str[i];
-    }
-    for (i = 0; i < 16; i++) {
-        char byte[3] = {hex[2 * i], hex[2 * i + 1], '\0'};
-        out[order[i]] = strtoul(byte, NULL, 16);
-    }
-    return 0;
-}
-
 static void
 partitioning_load(void)
 {
-    partitioning_parse_guid(LINUX_FS_GUID, type_guid);
+    parttable_parse_guid(LINUX_FS_GUID, type_guid);
     regions_init(&disk);
 }
 
@@ -172,12 +140,10 @@ partitioning_add_file(const char *name)
     struct part p = {.name = name, .alignment = alignment, .mbr_id = mbr_id};
 
     memcpy(p.type_guid, type_guid, 16);
-    if (getrandom(p.guid, 16, 0) != 16) {
+    if (parttable_random_guid(p.guid) == -1) {
         nbdkit_error("getrandom: %m");
         return -1;
     }
-    p.guid[7] = (p.guid[7] & 0x0f) | 0x40; /* version 4: random */
-    p.guid[8] = (p.guid[8] & 0x3f) | 0x80; /* RFC 4122 variant */
     if (partitioning_open_file(name, &p) == -1)
         return -1;
     if (part_vector_append(&parts, p) == -1) {
@@ -239,7 +205,7 @@ partitioning_config(const char *key, const char *value)
     if (strcmp(key, "type-guid") == 0) {
         if (strcasecmp(value, "default") == 0)
             value = LINUX_FS_GUID;
-        if (partitioning_parse_guid(value, type_guid) == -1) {
+        if (parttable_parse_guid(value, type_guid) == -1) {
             nbdkit_error("could not validate GUID: %s", value);
             return -1;
         }
@@ -311,21 +277,6 @@ part_sectors(const struct part *p)
     return (p->size + SECTOR - 1) / SECTOR;
 }
 
-/* One 16-byte MBR entry: no CHS (all 0xfe 0xff 0xff), LBA start and
- * count.
- */
-static void
-mbr_entry(unsigned char *e, uint8_t status, uint8_t type, uint64_t start,
-          uint64_t count)
-{
-    e[0] = status;
-    e[1] = e[5] = 0xfe;
-    e[2] = e[3] = e[6] = e[7] = 0xff;
-    e[4] = type;
-    byteorder_write_le32(e + 8, start);
-    byteorder_write_le32(e + 12, count);
-}
-
 /* Each EBR: its logical partition relative to itself, then a link to
  * the next EBR relative to the extended partition's start, covering that
  * EBR up to the end of its partition.
@@ -338,14 +289,14 @@ mbr_fill_ebrs(uint64_t ext)
     for (i = 3; i < parts.len; i++) {
         const struct part *p = &parts.ptr[i];
         unsigned char *s = ebrs + (i - 3) * SECTOR;
-        mbr_entry(s + 446, 0, p->mbr_id, p->lba - p->ebr, part_sectors(p));
+        parttable_mbr_entry(s + 446, 0, p->mbr_id, p->lba - p->ebr,
+                            part_sectors(p));
         if (i + 1 < parts.len) {
             const struct part *n = &parts.ptr[i + 1];
-            mbr_entry(s + 446 + 16, 0, 0x0f, n->ebr - ext,
-                      n->lba + part_sectors(n) - n->ebr);
+            parttable_mbr_entry(s + 446 + 16, 0, 0x0f, n->ebr - ext,
+                                n->lba + part_sectors(n) - n->ebr);
         }
-        s[510] = 0x55;
-        s[511] = 0xaa;
+        parttable_mbr_signature(s);
     }
 }
 
@@ -369,34 +320,16 @@ mbr_layout(void)
     end = regions_size(&disk) / SECTOR;
     for (i = 0; i < parts.len && i < (logical ? 3 : 4); i++) {
         const struct part *p = &parts.ptr[i];
-        mbr_entry(mbr + 446 + 16 * i, i == 0 ? 0x80 : 0, p->mbr_id, p->lba,
-                  part_sectors(p));
+        parttable_mbr_entry(mbr + 446 + 16 * i, i == 0 ? 0x80 : 0, p->mbr_id,
+                            p->lba, part_sectors(p));
     }
     if (logical) {
         uint64_t ext = parts.ptr[3].ebr;
-        mbr_entry(mbr + 446 + 48, 0, 0x0f, ext, end - ext);
+        parttable_mbr_entry(mbr + 446 + 48, 0, 0x0f, ext, end - ext);
         mbr_fill_ebrs(ext);
     }
-    mbr[510] = 0x55;
-    mbr[511] = 0xaa;
+    parttable_mbr_signature(mbr);
     return 0;
-}
-
-/* GPT names are UTF-16LE; like nbdkit, only an ASCII name of up to 35
- * characters is kept, anything else leaves the name empty.
- */
-static void
-gpt_entry_name(unsigned char *e, const char *name)
-{
-    size_t i, n = strlen(name);
-
-    if (n > 35)
-        return;
-    for (i = 0; i < n; i++)
-        if ((unsigned char)name[i] >= 0x80)
-            return;
-    for (i = 0; i < n; i++)
-        e[56 + 2 * i] = name[i];
 }
 
 static void
@@ -406,37 +339,10 @@ gpt_fill_entries(void)
 
     for (i = 0; i < parts.len; i++) {
         const struct part *p = &parts.ptr[i];
-        unsigned char *e = gpt_entries + i * GPT_ENTRY;
-        memcpy(e, p->type_guid, 16);
-        memcpy(e + 16, p->guid, 16);
-        byteorder_write_le64(e + 32, p->lba);
-        byteorder_write_le64(e + 40, p->lba + part_sectors(p) - 1);
-        if (i == 0)
-            byteorder_write_le64(e + 48, 4); /* legacy BIOS bootable */
-        gpt_entry_name(e, p->name);
+        parttable_gpt_entry(gpt_entries + i * GPT_ENTRY, p->type_guid, p->guid,
+                            p->lba, p->lba + part_sectors(p) - 1,
+                            i == 0 ? PARTTABLE_GPT_BOOT : 0, p->name);
     }
-}
-
-/* The header at LBA self, whose twin is at LBA other and whose entries
- * start at LBA entries.
- */
-static void
-gpt_fill_header(unsigned char *h, uint64_t self, uint64_t other,
-                uint64_t entries, uint64_t first, uint64_t last)
-{
-    memcpy(h, "EFI PART", 8);
-    byteorder_write_le32(h + 8, 0x00010000);
-    byteorder_write_le32(h + 12, GPT_HEADER);
-    byteorder_write_le64(h + 24, self);
-    byteorder_write_le64(h + 32, other);
-    byteorder_write_le64(h + 40, first);
-    byteorder_write_le64(h + 48, last);
-    /* Disk GUID at 56: zero, as nbdkit leaves it. */
-    byteorder_write_le64(h + 72, entries);
-    byteorder_write_le32(h + 80, gpt_entries_len / GPT_ENTRY);
-    byteorder_write_le32(h + 84, GPT_ENTRY);
-    byteorder_write_le32(h + 88, crc32_compute(gpt_entries, gpt_entries_len));
-    byteorder_write_le32(h + 16, crc32_compute(h, GPT_HEADER));
 }
 
 static int
@@ -464,13 +370,11 @@ gpt_layout(void)
         return -1;
     total = regions_size(&disk) / SECTOR;
     gpt_fill_entries();
-    gpt_fill_header(gpt_hdr[0], 1, total - 1, 2, first, last);
-    gpt_fill_header(gpt_hdr[1], total - 1, 1, last + 1, first, last);
-    /* The protective MBR covers the whole disk, as far as it can. */
-    mbr_entry(mbr + 446, 0, 0xee, 1,
-              total - 1 > UINT32_MAX ? UINT32_MAX : total - 1);
-    mbr[510] = 0x55;
-    mbr[511] = 0xaa;
+    parttable_gpt_header(gpt_hdr[0], 1, total - 1, 2, first, last, gpt_entries,
+                         n * GPT_MIN_ENTRIES);
+    parttable_gpt_header(gpt_hdr[1], total - 1, 1, last + 1, first, last,
+                         gpt_entries, n * GPT_MIN_ENTRIES);
+    parttable_mbr_protective(mbr, total);
     return 0;
 }
 
