@@ -42,7 +42,7 @@ sys.stdout.buffer.write(d)
 PY
 
 TMPDIR="$tmp/fstmp" start_server -U "$sock" linuxdisk root label=TESTFS
-[ -z "$(ls fstmp)" ]
+[ -z "$(find fstmp -mindepth 1 -name 'linuxdisk*')" ]
 nbdinfo "$uri" | grep -q 'is_read_only: true'
 nbdcopy "$uri" disk.img
 nbdsh_u -c '
