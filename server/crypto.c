@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "hexdigit.h"
 #include "internal.h"
 
 #if HAVE_GNUTLS
@@ -175,18 +176,6 @@ crypto_have_x509(const char *dir)
     return access(cert, F_OK) == 0;
 }
 
-static int
-crypto_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parse "username:hexkey" into k.  NULL on success, else why not. */
 static const char *
 crypto_parse_psk_line(char *line, struct psk_key *k)
@@ -202,7 +191,7 @@ crypto_parse_psk_line(char *line, struct psk_key *k)
     if (len == 0 || len % 2 != 0)
         return "the key must be an even, non-zero number of hex digits";
     for (i = 0; i < len; i++)
-        if (crypto_hex_digit(hex[i]) == -1)
+        if (hex_digit(hex[i]) == -1)
             return "the key must be hex digits";
     k->key.size = len / 2;
     k->key.data = malloc(len / 2);
@@ -211,8 +200,7 @@ crypto_parse_psk_line(char *line, struct psk_key *k)
     if (k->key.data == NULL || k->user == NULL)
         fatal("malloc: %m");
     for (i = 0; i < len / 2; i++)
-        k->key.data[i] = crypto_hex_digit(hex[2 * i]) * 16 +
-                         crypto_hex_digit(hex[2 * i + 1]);
+        k->key.data[i] = hex_digit(hex[2 * i]) * 16 + hex_digit(hex[2 * i + 1]);
     return NULL;
 }
 

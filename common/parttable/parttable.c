@@ -9,19 +9,8 @@
 
 #include "byteorder.h"
 #include "crc32.h"
+#include "hexdigit.h"
 #include "parttable.h"
-
-static int
-parttable_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int
 parttable_parse_guid(const char *str, unsigned char out[16])
@@ -41,7 +30,7 @@ parttable_parse_guid(const char *str, unsigned char out[16])
                 goto bad;
             continue;
         }
-        d = parttable_hex(str[i]);
+        d = hex_digit(str[i]);
         if (d == -1)
             goto bad;
         if (n % 2 == 0)
