@@ -186,7 +186,6 @@ static const struct {
     const char *name;
     int value;
 } python_nbdkit_constants[] = {
-    {"API_VERSION", 2},
     {"THREAD_MODEL_SERIALIZE_CONNECTIONS",
      NBDKIT_THREAD_MODEL_SERIALIZE_CONNECTIONS},
     {"THREAD_MODEL_SERIALIZE_ALL_REQUESTS",
