@@ -83,6 +83,15 @@ STACK_PARAMS = {"cow": [], "cache": [], "partition": ["partition=1"],
 STACK_TARGET = 1.3
 PART_HEAD = 1 << 20
 XZ_MAX_SIZE = 256 << 20
+# The python backend: nbdx's python plugin and nbdkit's, each running
+# the same script, bench/python-bytearray.py, a RAM disk in a bytearray
+# of at most PYTHON_MAX_SIZE (each server holds one).  1 MiB sequential
+# reads only; the target is a minimum ratio of nbdx to nbdkit.
+PYTHON_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             "python-bytearray.py")
+PYTHON_MAX_SIZE = 256 << 20
+PYTHON_WORKLOADS = ("sr1m8",)
+PYTHON_TARGET = 1.3
 
 
 def log(msg):
@@ -201,6 +210,8 @@ class Server:
                                  else 0)
         if self.stack and self.stack[1] == "partition":
             self.size = args.size + PART_HEAD
+        if backend == "python":
+            self.size = min(args.size, PYTHON_MAX_SIZE)
         self.pid = None
         self.popen = None
         tag = f"{name}-{backend}-{transport}"
@@ -292,6 +303,25 @@ class Server:
                      self.vmdk])
         return None
 
+    def python_command(self):
+        """nbdx's python plugin or nbdkit's, running PYTHON_SCRIPT."""
+        a = self.args
+        params = [PYTHON_SCRIPT, "size=%d" % self.size]
+        listen = self._listen("-U", "-i", "-p")
+        if self.filter:
+            return None
+        if self.name == "nbdx" or self.name in a.variants:
+            build = a.variants.get(self.name, a.build)
+            so = os.path.join(build, "plugins", "python",
+                              "nbdkit-python-plugin.so")
+            if not os.path.exists(so):
+                return None
+            return ([os.path.join(build, "server", "nbdx"), "-f"] + listen +
+                    [so] + params)
+        if self.name == "nbdkit" and nbdkit_has_python():
+            return ["nbdkit", "-f"] + listen + ["python"] + params
+        return None
+
     def stack_command(self):
         """nbdx or nbdkit with the stack's filter over its backend."""
         kind, flt = self.stack
@@ -320,6 +350,8 @@ class Server:
             return self.stack_command()
         if self.backend == "xz":
             return None
+        if self.backend == "python":
+            return self.python_command()
         if self.vmdk:
             return self.vmdk_command()
         if self.name == "nbdx" or self.name in a.variants or self.filter:
@@ -428,6 +460,19 @@ def write_mbr(path, start, sectors):
         f.write(entry)
         f.seek(510)
         f.write(b"\x55\xaa")
+
+
+_nbdkit_python = None
+
+
+def nbdkit_has_python():
+    """Whether the installed nbdkit has its python plugin."""
+    global _nbdkit_python
+    if _nbdkit_python is None:
+        _nbdkit_python = subprocess.run(
+            ["nbdkit", "python", "--dump-plugin"],
+            capture_output=True).returncode == 0
+    return _nbdkit_python
 
 
 def installed_servers(wanted, ours):
@@ -775,7 +820,9 @@ def print_tables(args, rows, extra):
         if combo[2] == "conn" and "qemu-nbd" in peers:
             peers = {"qemu-nbd": peers["qemu-nbd"]}
         # The CPU ceilings are set for the mem and file backends.
-        cpu_text, cpu_ok = (("", True) if combo[0] in VMDK_BACKENDS
+        cpu_text, cpu_ok = (("", True)
+                            if combo[0] in VMDK_BACKENDS or
+                            combo[0] == "python"
                             else cpu_verdict(combo[2], ours))
         if not peers or fig not in ours:
             print(f"| {combo[0]} | {combo[1]} | {combo[2]} | {fig} | "
@@ -784,6 +831,7 @@ def print_tables(args, rows, extra):
         best = max(peers, key=lambda s: peers[s][fig])
         ratio = ours[fig] / peers[best][fig] if peers[best][fig] else 0
         target = (VMDK_TARGET if combo[0] in VMDK_BACKENDS
+                  else PYTHON_TARGET if combo[0] == "python"
                   else TARGETS[combo[2]])
         ok = ratio >= target and cpu_ok
         failures += not ok
@@ -835,11 +883,13 @@ def parse_args():
                    "nbdkit+FILTER, each over its own backend (\"\" for "
                    "none; default %(default)s)")
     p.add_argument("--backends",
-                   default="mem,file,null,vmdk,vmdk-stream,xz",
+                   default="mem,file,null,vmdk,vmdk-stream,xz,python",
                    help="mem, file, null, and the VMDK disks: vmdk "
                    "(monolithicSparse), vmdk-stream (streamOptimized), "
                    "read workloads only, against qemu-nbd; xz: an xz "
-                   "file, for the xz stack only")
+                   "file, for the xz stack only; python: the python "
+                   "plugin running bench/python-bytearray.py, sr1m8 "
+                   "only, against nbdkit's")
     p.add_argument("--transports", default="unix,tcp")
     p.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
     p.add_argument("--conn-n", type=int, default=1000,
@@ -872,8 +922,8 @@ def parse_args():
         if "--passes" not in sys.argv:
             a.passes = 1
         a.conn_n = 300
-        if a.backends == "mem,file,null,vmdk,vmdk-stream,xz":
-            a.backends = "mem,file,xz"
+        if a.backends == "mem,file,null,vmdk,vmdk-stream,xz,python":
+            a.backends = "mem,file,xz,python"
         if a.transports == "unix,tcp":
             a.transports = "unix"
     return a
@@ -925,9 +975,10 @@ def make_xz(args):
 
 def skipped(be, wl):
     """Workloads that do not run on a backend: the VMDK and xz disks are
-    read-only."""
+    read-only; the python backend measures 1 MiB reads alone."""
     return ((be in VMDK_BACKENDS and wl not in VMDK_WORKLOADS) or
-            (be == "xz" and wl not in READ_WORKLOADS))
+            (be == "xz" and wl not in READ_WORKLOADS) or
+            (be == "python" and wl not in PYTHON_WORKLOADS))
 
 
 def main():

@@ -12,6 +12,10 @@
 #                             nbdx against nbdkit, each with the filter
 #                             stacks (cow, cache, partition, xz)
 #   bench/run.sh --stacks=    no filter stacks
+#   bench/run.sh --servers nbdx,nbdkit --filters= --stacks= \
+#       --backends python --workloads sr1m8 --transports unix
+#                             nbdx's python plugin against nbdkit's, both
+#                             running bench/python-bytearray.py
 #   bench/run.sh --help       every option (they are bench/nbdbench.py's)
 #
 # The build goes to build-bench/ (release, asserts kept, as shipped); set
