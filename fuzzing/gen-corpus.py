@@ -358,12 +358,31 @@ def tar_seeds():
     return s
 
 
+def data_seeds():
+    """data= expressions using every part of the format."""
+    exprs = {
+        "bytes": '0 1 2 3 @0x1fe 0x55 0xaa 010 0x1F',
+        "offsets": '1 @+5 2 @-3 3 @^16 4 @0x20 @^0x200',
+        "words": 'le16:1 be16:0x0102 le32:0xdeadbeef be64:0x0102030405060708',
+        "strings": '"Hello\\n" "\\x41\\"\\\\" "q\\q"',
+        "groups": '( 0x55 0xAA )*2048 ((1 2)*3 @+1)*2 ()*5',
+        "slices": '(1 2 3 4)[1:3] "abc"[1:] ("xyz")[:2]*3[1:]',
+        "names": '( 0x55 0xAA ) -> \\sig ( @0x1fe \\sig ) -> \\s \\s \\s',
+        "vars": '$v*2 $w ($v)[2:] # comment\n 1',
+        "mbr": '@0x1be 0 0 2 0 0x83 0x20 0x20 0 le32:1 le32:0x7ff\n'
+               '@0x1fe 0x55 0xaa',
+        "sparse": '1 @0x7000000000 2 @0x10 (3 @+0x100000000 4)*3 @0 (@+0x20)',
+        "big": '0xff*1000000 (1 2 3)*10000000 (1 @+1000)*5000',
+    }
+    return {k: v.encode() for k, v in exprs.items()}
+
+
 def main():
     targets = {"connection": connection_seeds(), "options": options_seeds(),
                "requests": requests_seeds(), "block-status": block_status_seeds(),
                "vmdk": vmdk_seeds(), "partition": partition_seeds(),
                "xz": xz_seeds(), "luks": luks_seeds(),
-               "tar": tar_seeds()}
+               "tar": tar_seeds(), "data": data_seeds()}
     for target, seeds in targets.items():
         d = os.path.join(HERE, "corpus", target)
         os.makedirs(d, exist_ok=True)

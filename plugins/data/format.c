@@ -29,7 +29,7 @@
 
 #define MAX_DEPTH 200           /* nested ( ... ) and $VAR */
 #define FLATTEN_MAX (16u << 20) /* repeats up to this many bytes are copied */
-#define MAX_SEGS ((size_t)1 << 22) /* per blob */
+#define MAX_SEGS ((size_t)1 << 20) /* per blob */
 #define WHITESPACE " \t\n\f\r\v"
 
 struct binding {
@@ -379,6 +379,10 @@ list_flush(struct parser *p, struct list *l)
         value_clear(&l->pend);
         return perr(p, p->i, "the data is larger than 2^63-1 bytes");
     }
+    if (b->nsegs >= MAX_SEGS - l->out.nsegs) {
+        value_clear(&l->pend);
+        return perr(p, p->i, "the data has too many pieces");
+    }
     end = l->offset + b->size;
     /* Bytes it covers that were written before become its zeroes. */
     if (b->size && l->offset < l->hi && !blob_dense(b)) {
@@ -467,6 +471,10 @@ blob_repeat(const struct data_blob *b, uint64_t n, struct data_blob *nb)
         return r;
     }
     k = FLATTEN_MAX / size;
+    if (n / k >= MAX_SEGS) {
+        errno = E2BIG;
+        return -1;
+    }
     if (blob_repeat_flat(b, k, &chunk) == -1 ||
         (n % k && blob_repeat_flat(b, n % k, &rest) == -1))
         r = -1;
@@ -722,10 +730,15 @@ string_escape(struct parser *p, unsigned char *c)
 static int
 parse_string(struct parser *p, struct value *v)
 {
-    size_t at = p->i++, len = 0;
-    unsigned char *mem = malloc(strlen(p->s + p->i) + 1);
+    size_t at = p->i++, len = 0, max = 0;
+    unsigned char *mem;
     int r = -1;
 
+    /* Each character or escape makes at most one byte. */
+    for (const char *q = p->s + p->i; *q && *q != '"'; q++, max++)
+        if (*q == '\\' && q[1])
+            q++;
+    mem = malloc(max + 1);
     if (mem == NULL)
         return perr(p, at, "out of memory");
     for (;;) {
