@@ -2,10 +2,10 @@
 /* data: a RAM disk that starts out holding the bytes given on the
  * command line (see nbdx-data-plugin(1)).
  *
- * The data (data=, raw= or base64=) is evaluated once, when the
- * configuration is complete, into the memory plugin's sparse array;
- * from then on this is a RAM disk like the memory plugin: the array
- * does its own locking, so requests run in parallel.
+ * The data (data=, raw= or base64=) is evaluated once, in get_ready,
+ * into the memory plugin's sparse array; from then on this is a RAM
+ * disk like the memory plugin: the array does its own locking, so
+ * requests run in parallel.
  */
 
 #include <config.h>
@@ -225,14 +225,23 @@ data_store_format(uint64_t *len)
 static int
 data_config_complete(void)
 {
-    uint64_t len;
-
     if (sources != 1) {
         nbdkit_error("exactly one of data=, raw= or base64= must be given "
                      "(%d were)",
                      sources);
         return -1;
     }
+    return 0;
+}
+
+/* The data is evaluated (scripts run, files read) once the server is
+ * configured, as nbdkit does it.
+ */
+static int
+data_get_ready(void)
+{
+    uint64_t len;
+
     disk = sparse_array_new();
     if (disk == NULL) {
         nbdkit_error("sparse_array_new: %m");
@@ -380,6 +389,7 @@ static struct nbdkit_plugin plugin = {
         "size=<SIZE>  Truncate or extend the data to this size.\n"
         "allocator=sparse  The sparse page allocator (the only one).\n"
         "KEY=VALUE  Defines $KEY for the data format.",
+    .get_ready = data_get_ready,
     .unload = data_unload,
     .dump_plugin = data_dump_plugin,
     .open = data_open,

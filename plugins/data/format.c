@@ -170,6 +170,32 @@ blob_bytes(struct data_blob *b, const void *data, size_t len)
     return r;
 }
 
+/* A blob of the len bytes at mem (malloc'd or NULL), which it takes; on
+ * failure mem is still the caller's.
+ */
+static int
+blob_take(struct data_blob *b, unsigned char *mem, size_t len)
+{
+    struct data_buf *buf;
+    int r;
+
+    memset(b, 0, sizeof *b);
+    if (len == 0) {
+        free(mem);
+        return 0;
+    }
+    buf = calloc(1, sizeof *buf);
+    if (buf == NULL)
+        return -1;
+    *buf = (struct data_buf){1, len, len, mem};
+    b->size = len;
+    r = blob_push(b, (struct data_seg){0, len, buf, 0, 0});
+    if (r == -1)
+        buf->data = NULL;
+    buf_unref(buf);
+    return r;
+}
+
 static int
 blob_dup(struct data_blob *dst, const struct data_blob *src)
 {
@@ -330,10 +356,11 @@ value_load(struct parser *p, size_t at, struct value *v, uint64_t limit)
         nbdkit_error("read: %s: %m", v->arg);
         goto out;
     }
-    if (blob_bytes(&v->b, mem, len) == -1) {
+    if (blob_take(&v->b, mem, len) == -1) {
         nbdkit_error("malloc: %m");
         goto out;
     }
+    mem = NULL;
     r = 0;
 out:
     status = script ? pclose(fp) : fclose(fp);
@@ -938,8 +965,10 @@ parse_value(struct parser *p, struct list *l)
     else if (c == '(') {
         p->i++;
         r = parse_list(p, &l->scope, true, &v->b);
-    } else
+    } else if (c > ' ' && c < 0x7f)
         return perr(p, p->i, "unexpected '%c'", c);
+    else
+        return perr(p, p->i, "unexpected byte 0x%02x", (unsigned char)c);
     l->last = LAST_VALUE;
     return r;
 }
