@@ -16,7 +16,7 @@ test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace
   libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86
   libguestfs-tools linux-image-amd64 fdisk cryptsetup-bin jq dosfstools mtools
-  nbdkit-plugin-perl nbdkit-plugin-lua nbdkit-plugin-tcl"
+  nbdkit-plugin-perl nbdkit-plugin-lua nbdkit-plugin-tcl nbdkit-plugin-python"
 # (nbdfuse comes with libnbd-bin; libguestfs boots its appliance from
 # the distribution kernel, linux-image-amd64.)
 # gcc's sanitizer runtimes, and clang with libFuzzer for the fuzz build.
