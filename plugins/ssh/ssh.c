@@ -182,14 +182,16 @@ ssh_load(void)
     ssh_init();
 }
 
-static int
-ssh_get_ready(void)
+/* libssh keeps its log level and callback per thread, so every
+ * callback that calls libssh sets them first in its own thread.
+ */
+static void
+ssh_log_here(void)
 {
     if (ssh_debug_log > 0) {
         ssh_set_log_level(ssh_debug_log);
         ssh_set_log_callback(ssh_log_message);
     }
-    return 0;
 }
 
 static void
@@ -430,6 +432,7 @@ ssh_close(void *handle)
 {
     struct ssh_handle *h = handle;
 
+    ssh_log_here();
     if (h->file)
         sftp_close(h->file);
     if (h->sftp)
@@ -446,6 +449,7 @@ ssh_open(int readonly)
 {
     struct ssh_handle *h = calloc(1, sizeof *h);
 
+    ssh_log_here();
     if (h == NULL) {
         nbdkit_error("calloc: %m");
         return NULL;
@@ -462,9 +466,11 @@ static int64_t
 ssh_get_size(void *handle)
 {
     struct ssh_handle *h = handle;
-    sftp_attributes attrs = sftp_fstat(h->file);
+    sftp_attributes attrs;
     int64_t size;
 
+    ssh_log_here();
+    attrs = sftp_fstat(h->file);
     if (attrs == NULL) {
         nbdkit_error("cannot stat %s: %s", path, ssh_get_error(h->session));
         return -1;
@@ -513,6 +519,7 @@ ssh_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
     char *p = buf;
     ssize_t r;
 
+    ssh_log_here();
     if (ssh_seek(h, offset) == -1)
         return -1;
     while (count > 0) {
@@ -535,6 +542,7 @@ ssh_flush(void *handle, uint32_t flags)
 {
     struct ssh_handle *h = handle;
 
+    ssh_log_here();
     if (sftp_fsync(h->file) != 0) {
         nbdkit_error("fsync: %s: %s", path, ssh_get_error(h->session));
         errno = EIO;
@@ -551,6 +559,7 @@ ssh_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
     const char *p = buf;
     ssize_t r;
 
+    ssh_log_here();
     if (ssh_seek(h, offset) == -1)
         return -1;
     while (count > 0) {
@@ -578,7 +587,6 @@ static struct nbdkit_plugin plugin = {
     .config_complete = ssh_config_complete,
     .config_help = ssh_config_help,
     .magic_config_key = "path",
-    .get_ready = ssh_get_ready,
     .open = ssh_open,
     .close = ssh_close,
     .get_size = ssh_get_size,

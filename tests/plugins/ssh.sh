@@ -190,11 +190,29 @@ nbdcopy "$uri" "$tmp/copy2"
 cmp "$tmp/new" "$tmp/copy2"
 stop_server
 
+# Two connections at once, each with its own SSH session; the second
+# known-hosts= file is checked too; -D ssh.log=2 logs libssh's steps.
+: >"$tmp/server.log"
+start_server -U "$sock" -v -D ssh.log=2 ssh host=127.0.0.1 port="$port" \
+    user="$me" config= identity="$tmp/client_key" \
+    known-hosts="$tmp/empty_known_hosts" known-hosts="$tmp/known_hosts" \
+    "$tmp/disk.img"
+nbdcopy "$uri" "$tmp/par1" & c1=$!
+nbdcopy "$uri" "$tmp/par2" & c2=$!
+wait "$c1"
+wait "$c2"
+cmp "$tmp/new" "$tmp/par1"
+cmp "$tmp/new" "$tmp/par2"
+stop_server
+grep -q 'libssh: ' "$tmp/server.log"
+
 # Parameters checked when the server starts.
 fails "$NBDX" -f -U "$tmp/s2" ssh "$tmp/disk.img" 2>"$tmp/err"
 grep 'host= and path= are required' "$tmp/err"
 fails "$NBDX" -f -U "$tmp/s2" ssh host=x disk create=true 2>"$tmp/err"
 grep 'create-size=' "$tmp/err"
+fails "$NBDX" -f -U "$tmp/s2" ssh host=x disk password=+"$tmp/nofile" 2>"$tmp/err"
+grep 'nofile' "$tmp/err"
 
 # Debian's nbdkit ssh plugin on the same sshd reads the same bytes, and
 # fails on the same missing file.
