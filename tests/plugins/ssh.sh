@@ -206,6 +206,21 @@ cmp "$tmp/new" "$tmp/par2"
 stop_server
 grep -q 'libssh: ' "$tmp/server.log"
 
+# config=FILE: a host alias from an SSH config file gives the address,
+# port and user; compression=true changes nothing in the data.
+cat >"$tmp/ssh_config" <<EOF
+Host nbdx-test-alias
+  HostName 127.0.0.1
+  Port $port
+  User $me
+EOF
+start_server -U "$sock" ssh host=nbdx-test-alias config="$tmp/ssh_config" \
+    identity="$tmp/client_key" known-hosts="$tmp/known_hosts" \
+    compression=true "$tmp/disk.img"
+nbdcopy "$uri" "$tmp/copy4"
+cmp "$tmp/new" "$tmp/copy4"
+stop_server
+
 # Parameters checked when the server starts.
 fails "$NBDX" -f -U "$tmp/s2" ssh "$tmp/disk.img" 2>"$tmp/err"
 grep 'host= and path= are required' "$tmp/err"
