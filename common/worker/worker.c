@@ -3,14 +3,13 @@
 
 #include "worker.h"
 
-int
+void
 worker_init(struct worker *w)
 {
     w->running = false;
     w->quit = false;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
-    return 0;
 }
 
 int

@@ -24,10 +24,10 @@ struct worker {
     bool quit; /* under lock: the thread must return */
 };
 
-/* Set up lock and cond, not running.  Returns 0 (they cannot fail on
- * Linux with default attributes).
+/* Set up lock and cond, not running (with default attributes they cannot
+ * fail on Linux).
  */
-extern int worker_init(struct worker *w);
+extern void worker_init(struct worker *w);
 
 /* Start fn(arg) in a new thread; 0, or the error number of
  * pthread_create, with nothing started.
