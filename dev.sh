@@ -11,13 +11,16 @@ set -eu
 cd "$(dirname "$0")"
 
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev zlib1g-dev
-  liblzma-dev libext2fs-dev python3-dev liblua5.4-dev libperl-dev tcl8.6-dev libssh-dev"
+  liblzma-dev libext2fs-dev python3-dev liblua5.4-dev libperl-dev tcl8.6-dev libssh-dev
+  libcurl4-gnutls-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace
   libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86
   libguestfs-tools linux-image-amd64 fdisk cryptsetup-bin jq dosfstools mtools
   nbdkit-plugin-perl nbdkit-plugin-lua nbdkit-plugin-tcl nbdkit-plugin-python
-  openssh-server openssh-client"
+  openssh-server openssh-client
+  swift swift-proxy swift-account swift-container swift-object python3-swift
+  memcached"
 # (nbdfuse comes with libnbd-bin; libguestfs boots its appliance from
 # the distribution kernel, linux-image-amd64.)
 # gcc's sanitizer runtimes, and clang with libFuzzer for the fuzz build.

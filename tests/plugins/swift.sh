@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# swift.sh: the swift plugin against one private OpenStack Swift "all in
+# one" on 127.0.0.1 (memcached and the proxy, account, container and
+# object servers, each one process with workers = 0, state in $tmp):
+# object= serves an object uploaded with curl, read-only, by user and
+# key or by token and storage URL; size= makes a writable disk of one
+# object per block: nbdcopy and qemu-img see the bytes written, blocks
+# never written are holes, unaligned writes across blocks and trims
+# land, and the data survives a restart of nbdx.  A wrong key and a
+# closed port each stop nbdx at start-up with one error line.
+. "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/helpers/clients.sh"
+requires nbdcopy nbdinfo nbdsh qemu-img curl python3
+[ -e "$BUILDDIR/plugins/swift/nbdkit-swift-plugin.so" ] ||
+    { echo "SKIP: the swift plugin was not built"; exit 77; }
+for p in swift-proxy-server swift-account-server swift-container-server \
+         swift-object-server swift-ring-builder memcached; do
+    command -v $p >/dev/null ||
+        { echo "SKIP: $p is missing (see dev.sh test_deps)"; exit 77; }
+done
+# Swift keeps object metadata in user.* extended attributes.
+touch "$tmp/xattr"
+python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.t", b"1")' \
+        "$tmp/xattr" ||
+    { echo "SKIP: $tmp has no user xattrs"; exit 77; }
+set -x
+export tmp
+
+# ---- a Swift all in one ----
+saio=$tmp/saio
+mkdir -p "$saio/srv/d1" "$saio/log"
+ports=()
+while [ ${#ports[@]} -lt 5 ]; do
+    p=$(free_port 127.0.0.1)
+    [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
+done
+p_proxy=${ports[0]} p_account=${ports[1]} p_container=${ports[2]}
+p_object=${ports[3]} p_memcache=${ports[4]}
+me=$(id -un)
+
+cat >"$saio/swift.conf" <<EOF
+[swift-hash]
+swift_hash_path_suffix = nbdx-test-$RANDOM
+swift_hash_path_prefix = nbdx
+
+[storage-policy:0]
+name = Policy-0
+default = yes
+EOF
+# server_conf NAME PORT: an account, container or object server.
+server_conf() {
+    cat >"$saio/$1-server.conf" <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $2
+workers = 0
+user = $me
+swift_dir = $saio
+devices = $saio/srv
+mount_check = false
+disable_fallocate = true
+log_name = $1-server
+
+[pipeline:main]
+pipeline = healthcheck $1-server
+
+[app:$1-server]
+use = egg:swift#$1
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+EOF
+}
+server_conf account "$p_account"
+server_conf container "$p_container"
+server_conf object "$p_object"
+cat >"$saio/proxy-server.conf" <<EOF
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = $p_proxy
+workers = 0
+user = $me
+swift_dir = $saio
+log_name = proxy-server
+
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_test_tester = testing .admin
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:$p_memcache
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+EOF
+# Rings of 2^6 partitions, 1 replica, the one device d1.
+for r in account container object; do
+    eval port=\$p_$r
+    swift-ring-builder "$saio/$r.builder" create 6 1 1 >/dev/null
+    swift-ring-builder "$saio/$r.builder" add --region 1 --zone 1 \
+        --ip 127.0.0.1 --port "$port" --device d1 --weight 100 >/dev/null
+    swift-ring-builder "$saio/$r.builder" rebalance >/dev/null ||
+        [ -s "$saio/$r.ring.gz" ] # 1 is a warning, fine with 1 device
+done
+
+saio_pids=()
+saio_launch() { # NAME COMMAND...
+    local name=$1
+    shift
+    "$@" >"$saio/log/$name.log" 2>&1 &
+    saio_pids+=($!)
+}
+saio_stop() {
+    local p
+    for p in "${saio_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${saio_pids[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    tail -n 20 "$saio"/log/*.log
+}
+cleanup_fn saio_stop
+saio_launch memcached memcached -l 127.0.0.1 -p "$p_memcache" -U 0 -m 32 \
+    -u "$me"
+for s in account container object proxy; do
+    saio_launch $s swift-$s-server "$saio/$s-server.conf" -v
+done
+for p in $p_account $p_container $p_object $p_proxy; do
+    for i in $(seq 600); do
+        curl -sf -o /dev/null "http://127.0.0.1:$p/healthcheck" && break
+        [ "$i" -lt 600 ] || { echo "Swift on port $p did not start"; exit 1; }
+        sleep 0.1
+    done
+done
+
+auth_url=http://127.0.0.1:$p_proxy/auth/v1.0
+curl -sf -D "$tmp/auth.h" -o /dev/null -H 'X-Auth-User: test:tester' \
+    -H 'X-Auth-Key: testing' "$auth_url"
+header() { tr -d '\r' <"$tmp/auth.h" | awk -v h="$1" 'tolower($1)==h":"{print $2}'; }
+token=$(header x-auth-token)
+storage=$(header x-storage-url)
+[ -n "$token" ] && [ -n "$storage" ]
+swift_curl() { curl -sf -H "X-Auth-Token: $token" "$@"; }
+# objects CONTAINER: the number of objects in it.
+objects() { swift_curl "$storage/$1" | grep -c . || true; }
+echo testing >"$tmp/key"
+login=(auth-url="$auth_url" user=test:tester key=+"$tmp/key")
+
+# ---- object=: one object, read-only ----
+head -c 3145851 /dev/urandom >"$tmp/obj.img" # not a multiple of 512
+swift_curl -X PUT -o /dev/null "$storage/images"
+swift_curl -T "$tmp/obj.img" -o /dev/null "$storage/images/obj.img"
+
+start_server -U "$sock" swift "${login[@]}" container=images object=obj.img
+[ "$(nbdinfo --size "$uri")" = 3145851 ]
+nbdcopy "$uri" "$tmp/copy"
+cmp "$tmp/obj.img" "$tmp/copy"
+qemu-img compare -f raw -F raw "$tmp/obj.img" "$uri"
+nbdsh_u -c 'import os' -c '
+assert h.is_read_only()
+assert h.pread(10, 3145841) == open(os.environ["tmp"] + "/obj.img", "rb").read()[-10:]
+try:
+    h.pwrite(b"x" * 512, 0)
+    assert False, "write on the object succeeded"
+except nbd.Error:
+    pass
+'
+stop_server
+
+# The same by token and storage URL.
+start_server -U "$sock" swift token="$token" storage-url="$storage" \
+    container=images object=obj.img connections=1
+qemu-img compare -f raw -F raw "$tmp/obj.img" "$uri"
+stop_server
+
+# ---- size=: a writable disk of 64K blocks ----
+# 4 MiB: random data in [0, 1M) and [2M, 2.5M), zeros elsewhere.
+python3 - "$tmp/disk.img" <<'EOF'
+import os, sys
+with open(sys.argv[1], "wb") as f:
+    f.write(os.urandom(1 << 20) + bytes(1 << 20) +
+            os.urandom(1 << 19) + bytes(3 << 19))
+EOF
+chunked=(swift "${login[@]}" container=disk size=4M)
+start_server -U "$sock" "${chunked[@]}"
+[ "$(nbdinfo --size "$uri")" = 4194304 ]
+# A new container reads as zeros, one hole.
+nbdinfo --map "$uri" | tee "$tmp/map"
+[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 4194304 3" ]
+nbdcopy "$tmp/disk.img" "$uri"
+qemu-img compare -f raw -F raw "$tmp/disk.img" "$uri"
+# Blocks written are objects; the zero ones are holes.
+[ "$(objects disk)" = 24 ]
+nbdinfo --map "$uri" | tee "$tmp/map"
+[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 1048576 0
+1048576 1048576 3
+2097152 524288 0
+2621440 1572864 3" ]
+[ "$(swift_curl "$storage/disk/block-0000000000000021" | cmp - \
+      <(dd if="$tmp/disk.img" bs=64K skip=33 count=1 status=none) && echo same)" \
+  = same ]
+
+# Unaligned writes across block boundaries, in parallel; a trim of a
+# block and a half; a zero of part of a block.
+nbdsh_u -c '
+import os
+t = os.environ["tmp"]
+exp = bytearray(open(t + "/disk.img", "rb").read())
+B = 65536
+writes = [(os.urandom(100001), 5 * B - 777),
+          (os.urandom(3), 16 * B - 1),         # a data block and a hole
+          (os.urandom(B + 2), 40 * B - 1),     # three blocks, two were holes
+          (os.urandom(1000), 6 * B + 40000)]   # a block the first ends in
+cookies = [h.aio_pwrite(d, o) for d, o in writes]
+while h.aio_in_flight() > 0:
+    h.poll(-1)
+for c in cookies:
+    assert h.aio_command_completed(c)
+for d, o in writes:
+    exp[o:o + len(d)] = d
+h.trim(B + B // 2, 10 * B)     # block 10 a hole, half of 11 kept
+exp[10 * B:11 * B] = bytes(B)
+h.zero(100, 12 * B + 10)
+exp[12 * B + 10:12 * B + 110] = bytes(100)
+h.flush()
+assert h.pread(h.get_size(), 0) == exp
+open(t + "/expect", "wb").write(exp)
+assert h.can_trim() and h.can_zero() and h.can_flush() and h.can_fua()
+assert h.can_multi_conn()
+'
+nbdinfo --map "$uri" | tee "$tmp/map"
+[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 655360 0
+655360 65536 3
+720896 393216 0
+1114112 983040 3
+2097152 655360 0
+2752512 1441792 3" ]
+[ "$(objects disk)" = 26 ]
+stop_server
+
+# A new nbdx on the same container serves the same disk, which a second
+# nbdcopy with 4 connections and 16 requests in flight replaces.
+start_server -U "$sock" "${chunked[@]}" connections=3
+qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
+nbdinfo --map "$uri" | grep -E '^ *655360 +65536 +3'
+head -c 4194304 /dev/urandom >"$tmp/new.img"
+nbdcopy -C 4 -R 16 "$tmp/new.img" "$uri"
+qemu-img compare -f raw -F raw "$tmp/new.img" "$uri"
+stop_server
+start_server -U "$sock" "${chunked[@]}"
+qemu-img compare -f raw -F raw "$tmp/new.img" "$uri"
+[ "$(objects disk)" = 64 ]
+stop_server
+
+# ---- start-up errors: one line, at once ----
+# expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
+# error line matching PATTERN.
+expect_start_error() {
+    local pattern=$1 start end
+    shift
+    start=$(date +%s)
+    fails timeout 30 "$NBDX" -f -U "$sock" "$@" 2>"$tmp/err.x"
+    end=$(date +%s)
+    grep -v '^+' "$tmp/err.x" >"$tmp/err" || true # not set -x's trace
+    cat "$tmp/err"
+    [ $((end - start)) -lt 15 ]
+    [ "$(wc -l <"$tmp/err")" = 1 ]
+    grep -E "$pattern" "$tmp/err"
+}
+expect_start_error 'refused user test:tester: wrong user or key' \
+    swift auth-url="$auth_url" user=test:tester key=wrong container=images \
+    object=obj.img
+closed=$(free_port 127.0.0.1)
+expect_start_error "cannot reach http://127.0.0.1:$closed/auth/v1.0" \
+    swift auth-url="http://127.0.0.1:$closed/auth/v1.0" user=test:tester \
+    key=testing container=disk size=1M
+expect_start_error 'object images/none does not exist' \
+    swift "${login[@]}" container=images object=none
+expect_start_error 'HTTP 401 \(the token or key was refused\)' \
+    swift token=bad storage-url="$storage" container=images object=obj.img
