@@ -72,7 +72,9 @@ static int64_t disk_size;  /* set at start-up */
 static uint64_t nr_blocks; /* chunked mode: blocks of the disk */
 
 /* The free curl handles are pool[0 .. pool_free-1].  They are made,
- * and used the first time, before nbdx forks into the background. */
+ * and used the first time, before nbdx forks into the background, then
+ * made again by after_fork.
+ */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static CURL **pool = NULL; /* guarded by pool_lock */
@@ -358,6 +360,26 @@ swift_pool_new(void)
         }
     }
     pool_free = connections;
+    return 0;
+}
+
+/* After the fork into the background: new handles, so that no
+ * connection is shared with the parent.  No request runs yet.
+ */
+static int
+swift_after_fork(void)
+{
+    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
+    unsigned i;
+
+    for (i = 0; i < connections; i++) {
+        curl_easy_cleanup(pool[i]);
+        pool[i] = curl_easy_init();
+        if (pool[i] == NULL) {
+            nbdkit_error("curl_easy_init failed");
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1033,6 +1055,7 @@ static struct nbdkit_plugin plugin = {
     .config = swift_config,
     .config_complete = swift_config_complete,
     .config_help = swift_config_help,
+    .after_fork = swift_after_fork,
     .open = swift_open,
     .get_size = swift_get_size,
     .can_write = swift_can_write,

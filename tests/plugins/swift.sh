@@ -7,7 +7,8 @@
 # key or by token and storage URL; size= makes a writable disk of one
 # object per block: nbdcopy and qemu-img see the bytes written, blocks
 # never written are holes, unaligned writes across blocks and trims
-# land, and the data survives a restart of nbdx.  A wrong key and a
+# land, and the data survives a restart of nbdx (in the background, the
+# second time).  A token forgotten by the server is renewed once.  A wrong key and a
 # closed port each stop nbdx at start-up with one error line.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
@@ -156,11 +157,14 @@ for p in $p_account $p_container $p_object $p_proxy; do
 done
 
 auth_url=http://127.0.0.1:$p_proxy/auth/v1.0
-curl -sf -D "$tmp/auth.h" -o /dev/null -H 'X-Auth-User: test:tester' \
-    -H 'X-Auth-Key: testing' "$auth_url"
 header() { tr -d '\r' <"$tmp/auth.h" | awk -v h="$1" 'tolower($1)==h":"{print $2}'; }
-token=$(header x-auth-token)
-storage=$(header x-storage-url)
+login_token() {
+    curl -sf -D "$tmp/auth.h" -o /dev/null -H 'X-Auth-User: test:tester' \
+        -H 'X-Auth-Key: testing' "$auth_url"
+    token=$(header x-auth-token)
+    storage=$(header x-storage-url)
+}
+login_token
 [ -n "$token" ] && [ -n "$storage" ]
 swift_curl() { curl -sf -H "X-Auth-Token: $token" "$@"; }
 # objects CONTAINER: the number of objects in it.
@@ -262,17 +266,35 @@ stop_server
 
 # A new nbdx on the same container serves the same disk, which a second
 # nbdcopy with 4 connections and 16 requests in flight replaces.
-start_server -U "$sock" "${chunked[@]}" connections=3
+start_server -v -U "$sock" "${chunked[@]}" connections=3
 qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
 nbdinfo --map "$uri" | grep -E '^ *655360 +65536 +3'
+# A new memcached forgets every token: nbdx logs in again, once.
+kill "${saio_pids[0]}"
+wait "${saio_pids[0]}" || true
+saio_launch memcached2 memcached -l 127.0.0.1 -p "$p_memcache" -U 0 -m 32 \
+    -u "$me"
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p_memcache") 2>/dev/null && break
+    sleep 0.1
+done
+qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
+[ "$(grep -c 'the token was refused, logging in again' "$tmp/server.log")" = 1 ]
+login_token
 head -c 4194304 /dev/urandom >"$tmp/new.img"
 nbdcopy -C 4 -R 16 "$tmp/new.img" "$uri"
 qemu-img compare -f raw -F raw "$tmp/new.img" "$uri"
 stop_server
-start_server -U "$sock" "${chunked[@]}"
+# In the background (no -f), after the fork, on new connections.
+"$NBDX" -P "$tmp/bg.pid" -U "$sock" "${chunked[@]}"
+stop_bg() { [ -s "$tmp/bg.pid" ] && kill "$(cat "$tmp/bg.pid")"; }
+cleanup_fn stop_bg
 qemu-img compare -f raw -F raw "$tmp/new.img" "$uri"
 [ "$(objects disk)" = 64 ]
-stop_server
+bg=$(cat "$tmp/bg.pid")
+kill "$bg"
+for _ in $(seq 50); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
+rm -f "$tmp/bg.pid" "$sock"
 
 # ---- start-up errors: one line, at once ----
 # expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
