@@ -853,11 +853,13 @@ swift_read_block(uint64_t blk, char *buf, uint32_t len, uint32_t off)
     url = swift_block_url(blk);
     if (url == NULL)
         return -1;
+    /* A 404 (the object deleted by someone else) reads as zeros.  The
+     * bit stays set: without the block's lock, clearing it could undo
+     * a PUT that finished meanwhile.
+     */
     r = swift_get_range(url, buf, len, off);
-    if (r == 0) { /* gone: deleted by someone else */
+    if (r == 0)
         memset(buf, 0, len);
-        swift_set_present(blk, false);
-    }
     return r == -1 ? -1 : 0;
 }
 

@@ -8,7 +8,8 @@
 # object per block: nbdcopy and qemu-img see the bytes written, blocks
 # never written are holes, unaligned writes across blocks and trims
 # land, and the data survives a restart of nbdx (in the background, the
-# second time).  A token forgotten by the server is renewed once.  A wrong key and a
+# second time).  A token forgotten by the server is renewed once, and a
+# read while the object server is down is retried, then fails with EIO.  A wrong key and a
 # closed port each stop nbdx at start-up with one error line.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
@@ -91,6 +92,8 @@ pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_forma
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
+# The object server stopped on purpose must not be skipped after.
+error_suppression_limit = 1000
 
 [filter:tempauth]
 use = egg:swift#tempauth
@@ -269,6 +272,27 @@ stop_server
 start_server -v -U "$sock" "${chunked[@]}" connections=3
 qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
 nbdinfo --map "$uri" | grep -E '^ *655360 +65536 +3'
+# With the object server stopped the proxy answers 503: a read is tried
+# 5 times over 1.5 s, then fails with EIO; it works again after.
+kill "${saio_pids[3]}"
+wait "${saio_pids[3]}" || true
+start=$(date +%s%N)
+nbdsh_u -c '
+import errno
+try:
+    h.pread(512, 0)
+    assert False, "a read without object server succeeded"
+except nbd.Error as e:
+    assert e.errno == "EIO", e.errno
+'
+[ $(($(date +%s%N) - start)) -gt 1500000000 ]
+[ "$(grep -c 'GET .*block-0000000000000000: HTTP 503' "$tmp/server.log")" = 1 ]
+saio_launch object2 swift-object-server "$saio/object-server.conf" -v
+for _ in $(seq 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$p_object/healthcheck" && break
+    sleep 0.1
+done
+qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
 # A new memcached forgets every token: nbdx logs in again, once.
 kill "${saio_pids[0]}"
 wait "${saio_pids[0]}" || true
