@@ -9,8 +9,9 @@
 # never written are holes, unaligned writes across blocks and trims
 # land, and the data survives a restart of nbdx (in the background, the
 # second time).  A token forgotten by the server is renewed once, and a
-# read while the object server is down is retried, then fails with EIO.  A wrong key and a
-# closed port each stop nbdx at start-up with one error line.
+# read while the object server is down is retried, then fails with EIO.
+# A wrong key and a closed port each stop nbdx at start-up with one
+# error line.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
 requires nbdcopy nbdinfo nbdsh qemu-img curl python3
