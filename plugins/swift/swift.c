@@ -1014,7 +1014,7 @@ swift_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
     uint64_t end = offset + count;
     uint64_t blk = (offset + block_size - 1) / block_size;
 
-    for (; blk * block_size + swift_block_len(blk) <= end && blk < nr_blocks;
+    for (; blk < nr_blocks && blk * block_size + swift_block_len(blk) <= end;
          blk++) {
         ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&block_locks[blk % NR_LOCKS]);
         if (swift_delete_block(blk) == -1)

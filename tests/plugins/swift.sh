@@ -321,6 +321,21 @@ kill "$bg"
 for _ in $(seq 50); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
 rm -f "$tmp/bg.pid" "$sock"
 
+# A size that is not a multiple of the block size: the last block is
+# short; trimming the whole disk removes every object.
+head -c 200001 /dev/urandom >"$tmp/odd.img"
+start_server -U "$sock" swift "${login[@]}" container=odd size=200001 \
+    block-size=4K
+nbdcopy "$tmp/odd.img" "$uri"
+qemu-img compare -f raw -F raw "$tmp/odd.img" "$uri"
+[ "$(objects odd)" = 49 ]
+[ "$(swift_curl -I "$storage/odd/block-0000000000000030" |
+     tr -d '\r' | awk 'tolower($1)=="content-length:"{print $2}')" = 3393 ]
+nbdsh_u -c 'h.trim(h.get_size(), 0)'
+[ "$(objects odd)" = 0 ]
+[ "$(nbdinfo --map "$uri" | awk '{print $1, $2, $3}')" = "0 200001 3" ]
+stop_server
+
 # ---- start-up errors: one line, at once ----
 # expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
 # error line matching PATTERN.
