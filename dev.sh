@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")"
 
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev zlib1g-dev
-  liblzma-dev libext2fs-dev python3-dev liblua5.4-dev libperl-dev tcl8.6-dev libssh-dev
+  liblzma-dev libext2fs-dev python3-dev liblua5.4-dev libperl-dev tcl8.6-dev libssh-dev libnbd-dev
   libcurl4-gnutls-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace
