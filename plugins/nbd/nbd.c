@@ -343,17 +343,19 @@ nbdplug_finish_connect(struct nbd_handle *nbd, const char **why)
 static struct nbd_handle *
 nbdplug_connect_once(const char **why)
 {
+    static __thread char msg[256]; /* *WHY on failure, per thread */
     struct nbd_handle *nbd = nbd_create();
 
     *why = NULL;
-    if (!nbd)
+    if (!nbd) {
+        *why = "nbd_create failed";
         return NULL;
+    }
     if (nbdplug_handle_setup(nbd) == -1 || nbdplug_start_connect(nbd) == -1 ||
         nbdplug_finish_connect(nbd, why) == -1) {
         if (!*why)
             *why = nbd_get_error();
-        /* nbd_close frees the message; keep a copy for the caller. */
-        static __thread char msg[256];
+        /* Copy the message: it is libnbd's until its next call. */
         snprintf(msg, sizeof msg, "%s", *why ? *why : "unknown error");
         *why = msg;
         nbd_close(nbd);
@@ -592,7 +594,11 @@ nbdplug_trans_wait(struct upstream *up, int64_t cookie, struct transaction *t)
     if (cookie == -1) {
         int err = nbd_get_errno();
 
-        nbdkit_error("nbd: %s", nbd_get_error());
+        if (nbd_aio_is_dead(up->nbd) || nbd_aio_is_closed(up->nbd)) {
+            nbdkit_error("nbd: the connection to the NBD server was lost");
+            err = EIO;
+        } else
+            nbdkit_error("nbd: %s", nbd_get_error());
         sem_destroy(&t->done);
         errno = err ? err : EIO;
         return -1;

@@ -139,6 +139,24 @@ assert h.pread(512, 0) == bytes(512)
 stop_server
 kill "$uppid"
 
+# An upstream that dies: the next requests fail with EIO, at once.
+start_upstream memory 1M
+start_server -U "$sock" nbd socket="$up"
+nbdsh_u -c "
+import os, signal, time
+h.pread(512, 0)
+os.kill($uppid, signal.SIGKILL)
+time.sleep(0.5)
+for i in range(2):
+    try:
+        h.pread(512, 0)
+        assert False, 'a read from a dead upstream succeeded'
+    except nbd.Error as e:
+        assert e.errno == 'EIO', e
+"
+grep -q 'connection to the NBD server was lost' "$tmp/server.log"
+stop_server
+
 # --- 3. uri= (a bare URI) and shared=true with two clients -------------
 start_upstream memory 8M
 start_server -U "$sock" nbd "$upuri" shared=true
