@@ -6,8 +6,9 @@
 # flush, cache and FUA reach it; its errors reach the client with the
 # same errno; pipelined requests are in flight upstream together; uri=,
 # command= and dynamic-export= work; shared=true serves two clients over
-# one upstream connection; an unreachable upstream fails quickly with one
-# error.  Debian's nbdkit nbd plugin, if installed, shows the same flags.
+# one upstream connection; TLS with a pre-shared key reaches a TLS-only
+# upstream; an unreachable upstream fails quickly with one error.
+# Debian's nbdkit nbd plugin, if installed, shows the same flags.
 # Skipped (77) if the nbd plugin was not built.
 . "$SRCDIR/tests/lib.sh"
 [ -e "$BUILDDIR/plugins/nbd/nbdkit-nbd-plugin.so" ] ||
@@ -247,6 +248,25 @@ start_server -U "$sock" nbd command=qemu-nbd arg=-f arg=qcow2 arg="$tmp/d.qcow2"
 nbdsh_u -c 'assert h.pread(3, 0) == b"one"'
 nbdsh_u -c 'assert h.get_size() == 8 << 20'
 stop_server
+
+# --- TLS to the upstream, with a pre-shared key --------------------------
+if command -v psktool >/dev/null; then
+    . "$SRCDIR/tests/helpers/tls.sh"
+    make_psk "$tmp/psk/keys.psk" alice
+    start_upstream --tls=require --tls-psk="$tmp/psk/keys.psk" memory 1M
+    start_server -U "$sock" nbd socket="$up" tls=require \
+        tls-psk="$tmp/psk/keys.psk" tls-username=alice
+    nbdsh_u -c '
+h.pwrite(b"secret", 0)
+assert h.pread(6, 0) == b"secret"
+'
+    stop_server
+    # Without TLS the upstream refuses us: the client fails, quickly.
+    start_server -U "$sock" nbd socket="$up"
+    fails nbdinfo "$uri"
+    stop_server
+    kill "$uppid"
+fi
 
 # --- 5. an unreachable upstream ----------------------------------------
 rm -f "$up"
