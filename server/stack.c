@@ -247,7 +247,13 @@ stack_bottom_up(int (*step)(struct backend *), const char *what)
     while (n-- > 0) {
         b = layers[n];
         threadlocal_set_name(b->name);
+        threadlocal_clear_last_error();
         if (step(b) == -1) {
+            /* The layer's own error says why; a layer that failed
+             * without one gets this line.
+             */
+            if (threadlocal_get_last_error() != NULL)
+                exit(1);
             threadlocal_set_name(NULL); /* the message names the layer */
             fatal("%s: %s failed", b->name, what);
         }

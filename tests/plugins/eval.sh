@@ -58,3 +58,11 @@ grep "more than once" "$tmp/err"
 fails "$NBDX" -f -U "$tmp/sock2" eval get_size='echo 1M' pread=true foo=bar \
     2>"$tmp/err"
 grep "foo" "$tmp/err"
+
+# A get_ready that fails with its reason: that one line, and no server
+# line after it.
+fails "$NBDX" -f -U "$tmp/sock2" eval get_size='echo 1M' pread=true \
+    get_ready='echo "EIO the backend is not there" >&2; exit 1' 2>"$tmp/err"
+# (Lines of set -x start with +.)
+[ "$(grep -vc '^+' "$tmp/err")" = 1 ]
+grep "the backend is not there" "$tmp/err"
