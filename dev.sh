@@ -12,12 +12,14 @@ cd "$(dirname "$0")"
 
 build_deps="meson ninja-build gcc pkg-config perl libgnutls28-dev zlib1g-dev
   liblzma-dev libext2fs-dev python3-dev liblua5.4-dev libperl-dev tcl8.6-dev libssh-dev libnbd-dev
+  librados-dev librbd-dev
   libcurl4-gnutls-dev"
 test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   gnutls-bin nbdkit nbdkit-plugin-dev xorriso e2fsprogs util-linux strace
   libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86
   libguestfs-tools linux-image-amd64 fdisk cryptsetup-bin jq nginx dosfstools mtools
   nbdkit-plugin-perl nbdkit-plugin-lua nbdkit-plugin-tcl nbdkit-plugin-python
+  ceph-mon ceph-osd ceph-common
   openssh-server openssh-client
   swift swift-proxy swift-account swift-container swift-object python3-swift
   memcached"
