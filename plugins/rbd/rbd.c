@@ -542,8 +542,9 @@ rbdp_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
         rbdp_fail("rbd_diff_iterate2", d.err ? -d.err : r);
         goto out;
     }
-    qsort(d.ranges.ptr, d.ranges.len, sizeof d.ranges.ptr[0],
-          rbdp_range_compare);
+    if (d.ranges.len > 1) /* qsort may not be given a NULL array */
+        qsort(d.ranges.ptr, d.ranges.len, sizeof d.ranges.ptr[0],
+              rbdp_range_compare);
     ret = rbdp_add_ranges(&d.ranges, offset, offset + count, extents);
 out:
     range_vector_reset(&d.ranges);
