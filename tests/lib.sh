@@ -26,6 +26,11 @@ _on_exit() {
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null
     done
+    # A failed test shows the end of the server's log.
+    if [ "$rc" != 0 ] && [ -s "$tmp/server.log" ]; then
+        echo "==== last lines of the server log:" >&2
+        tail -n 30 "$tmp/server.log" >&2
+    fi
     rm -rf "$tmp"
     exit $rc
 }
