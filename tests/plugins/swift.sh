@@ -14,153 +14,15 @@
 # error line.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
+. "$SRCDIR/tests/helpers/swift-aio.sh"
 requires nbdcopy nbdinfo nbdsh qemu-img curl python3
 [ -e "$BUILDDIR/plugins/swift/nbdkit-swift-plugin.so" ] ||
     { echo "SKIP: the swift plugin was not built"; exit 77; }
-for p in swift-proxy-server swift-account-server swift-container-server \
-         swift-object-server swift-ring-builder memcached; do
-    command -v $p >/dev/null ||
-        { echo "SKIP: $p is missing (see dev.sh test_deps)"; exit 77; }
-done
-# Swift keeps object metadata in user.* extended attributes.
-touch "$tmp/xattr"
-python3 -c 'import os, sys; os.setxattr(sys.argv[1], "user.t", b"1")' \
-        "$tmp/xattr" ||
-    { echo "SKIP: $tmp has no user xattrs"; exit 77; }
+saio_requires
 set -x
 export tmp
+saio_start
 
-# ---- a Swift all in one ----
-saio=$tmp/saio
-mkdir -p "$saio/srv/d1" "$saio/log"
-ports=()
-while [ ${#ports[@]} -lt 5 ]; do
-    p=$(free_port 127.0.0.1)
-    [[ " ${ports[*]} " == *" $p "* ]] || ports+=("$p")
-done
-p_proxy=${ports[0]} p_account=${ports[1]} p_container=${ports[2]}
-p_object=${ports[3]} p_memcache=${ports[4]}
-me=$(id -un)
-
-cat >"$saio/swift.conf" <<EOF
-[swift-hash]
-swift_hash_path_suffix = nbdx-test-$RANDOM
-swift_hash_path_prefix = nbdx
-
-[storage-policy:0]
-name = Policy-0
-default = yes
-EOF
-# server_conf NAME PORT: an account, container or object server.
-server_conf() {
-    cat >"$saio/$1-server.conf" <<EOF
-[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = $2
-workers = 0
-user = $me
-swift_dir = $saio
-devices = $saio/srv
-mount_check = false
-disable_fallocate = true
-log_name = $1-server
-
-[pipeline:main]
-pipeline = healthcheck $1-server
-
-[app:$1-server]
-use = egg:swift#$1
-
-[filter:healthcheck]
-use = egg:swift#healthcheck
-EOF
-}
-server_conf account "$p_account"
-server_conf container "$p_container"
-server_conf object "$p_object"
-cat >"$saio/proxy-server.conf" <<EOF
-[DEFAULT]
-bind_ip = 127.0.0.1
-bind_port = $p_proxy
-workers = 0
-user = $me
-swift_dir = $saio
-log_name = proxy-server
-
-[pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache listing_formats tempauth proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-# The object server stopped on purpose must not be skipped after.
-error_suppression_limit = 1000
-
-[filter:tempauth]
-use = egg:swift#tempauth
-user_test_tester = testing .admin
-
-[filter:cache]
-use = egg:swift#memcache
-memcache_servers = 127.0.0.1:$p_memcache
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-
-[filter:healthcheck]
-use = egg:swift#healthcheck
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-
-[filter:listing_formats]
-use = egg:swift#listing_formats
-EOF
-# Rings of 2^6 partitions, 1 replica, the one device d1.
-for r in account container object; do
-    eval port=\$p_$r
-    swift-ring-builder "$saio/$r.builder" create 6 1 1 >/dev/null
-    swift-ring-builder "$saio/$r.builder" add --region 1 --zone 1 \
-        --ip 127.0.0.1 --port "$port" --device d1 --weight 100 >/dev/null
-    swift-ring-builder "$saio/$r.builder" rebalance >/dev/null ||
-        [ -s "$saio/$r.ring.gz" ] # 1 is a warning, fine with 1 device
-done
-
-saio_pids=()
-saio_launch() { # NAME COMMAND...
-    local name=$1
-    shift
-    "$@" >"$saio/log/$name.log" 2>&1 &
-    saio_pids+=($!)
-}
-saio_stop() {
-    local p
-    for p in "${saio_pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${saio_pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    tail -n 20 "$saio"/log/*.log
-}
-cleanup_fn saio_stop
-saio_launch memcached memcached -l 127.0.0.1 -p "$p_memcache" -U 0 -m 32 \
-    -u "$me"
-for s in account container object proxy; do
-    saio_launch $s swift-$s-server "$saio/$s-server.conf" -v
-done
-for p in $p_account $p_container $p_object $p_proxy; do
-    for i in $(seq 600); do
-        curl -sf -o /dev/null "http://127.0.0.1:$p/healthcheck" && break
-        [ "$i" -lt 600 ] || { echo "Swift on port $p did not start"; exit 1; }
-        sleep 0.1
-    done
-done
-
-auth_url=http://127.0.0.1:$p_proxy/auth/v1.0
 header() { tr -d '\r' <"$tmp/auth.h" | awk -v h="$1" 'tolower($1)==h":"{print $2}'; }
 login_token() {
     curl -sf -D "$tmp/auth.h" -o /dev/null -H 'X-Auth-User: test:tester' \
@@ -289,16 +151,13 @@ except nbd.Error as e:
 [ $(($(date +%s%N) - start)) -gt 1500000000 ]
 [ "$(grep -c 'GET .*block-0000000000000000: HTTP 503' "$tmp/server.log")" = 1 ]
 saio_launch object2 swift-object-server "$saio/object-server.conf" -v
-for _ in $(seq 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$p_object/healthcheck" && break
-    sleep 0.1
-done
+saio_wait_http "$p_object"
 qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
 # A new memcached forgets every token: nbdx logs in again, once.
 kill "${saio_pids[0]}"
 wait "${saio_pids[0]}" || true
 saio_launch memcached2 memcached -l 127.0.0.1 -p "$p_memcache" -U 0 -m 32 \
-    -u "$me"
+    -u "$saio_me"
 for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$p_memcache") 2>/dev/null && break
     sleep 0.1
