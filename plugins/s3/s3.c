@@ -713,32 +713,38 @@ static int
 s3_setup(void)
 {
     CLEANUP_FREE char *aws = NULL;
+    const char *ep = endpoint;
     char *b;
     size_t n;
 
-    if (endpoint == NULL) {
-        if (asprintf(&aws, "https://s3.%s.amazonaws.com", region) == -1)
+    if (ep == NULL) {
+        if (asprintf(&aws, "https://s3.%s.amazonaws.com", region) == -1) {
+            aws = NULL;
             goto oom;
-        endpoint = aws;
+        }
+        ep = aws;
     }
-    n = strlen(endpoint);
-    while (n > 0 && endpoint[n - 1] == '/')
+    n = strlen(ep);
+    while (n > 0 && ep[n - 1] == '/')
         n--;
     b = curl_easy_escape(NULL, bucket, 0);
-    if (b == NULL ||
-        asprintf(&base_url, "%.*s/%s", (int)n, endpoint, b) == -1) {
+    if (b == NULL || asprintf(&base_url, "%.*s/%s", (int)n, ep, b) == -1) {
         curl_free(b);
         base_url = NULL;
         goto oom;
     }
     curl_free(b);
-    if (aws)
-        endpoint = NULL; /* freed on return */
-    if ((key_path = s3_escape_path(key)) == NULL ||
-        asprintf(&sigv4, "aws:amz:%s:s3", region) == -1 ||
-        (session_token && asprintf(&token_header, "x-amz-security-token: %s",
-                                   session_token) == -1))
+    if ((key_path = s3_escape_path(key)) == NULL)
         goto oom;
+    if (asprintf(&sigv4, "aws:amz:%s:s3", region) == -1) {
+        sigv4 = NULL;
+        goto oom;
+    }
+    if (session_token && asprintf(&token_header, "x-amz-security-token: %s",
+                                  session_token) == -1) {
+        token_header = NULL;
+        goto oom;
+    }
     return 0;
 oom:
     nbdkit_error("cannot make the URLs: %m");

@@ -7,8 +7,10 @@
 # (nbdcopy, qemu-img compare); size= makes a writable disk of one object
 # per block: nbdcopy and qemu-img see the bytes written, blocks never
 # written are holes, unaligned writes across blocks land, and the data
-# survives a restart of nbdx.  A wrong secret, a missing object and a
-# closed port each stop nbdx at start-up with one error line.
+# survives a restart of nbdx (in the background, too).  A read while
+# the object server is down is retried, then fails with EIO.  A wrong
+# secret, a missing object or bucket and a closed port each stop nbdx at
+# start-up with one error line.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
 . "$SRCDIR/tests/helpers/swift-aio.sh"
@@ -135,6 +137,35 @@ qemu-img compare -f raw -F raw "$tmp/odd.img" "$uri"
 stop_server
 [ "$(objects disks vm/disk2/block-)" = 25 ]
 [ "$(objects disks vm/disk1/block-)" = 26 ]
+
+# With the object server stopped the proxy answers 503: a read is tried
+# 5 times over 1.5 s, then fails with EIO; it works again after.
+start_server -U "$sock" "${chunked[@]}"
+kill "${saio_pids[3]}"
+wait "${saio_pids[3]}" || true
+start=$(date +%s%N)
+nbdsh_u -c '
+try:
+    h.pread(512, 0)
+    assert False, "a read without object server succeeded"
+except nbd.Error as e:
+    assert e.errno == "EIO", e.errno
+'
+[ $(($(date +%s%N) - start)) -gt 1500000000 ]
+grep -E 'GET .*vm/disk1/block-0000000000000000: HTTP 503' "$tmp/server.log"
+saio_launch object2 swift-object-server "$saio/object-server.conf" -v
+saio_wait_http "$p_object"
+qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
+stop_server
+# In the background (no -f), after the fork, on new connections.
+"$NBDX" -P "$tmp/bg.pid" -U "$sock" "${chunked[@]}"
+stop_bg() { [ -s "$tmp/bg.pid" ] && kill "$(cat "$tmp/bg.pid")"; }
+cleanup_fn stop_bg
+qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
+bg=$(cat "$tmp/bg.pid")
+kill "$bg"
+for _ in $(seq 50); do kill -0 "$bg" 2>/dev/null || break; sleep 0.1; done
+rm -f "$tmp/bg.pid" "$sock"
 
 # ---- start-up errors: one line, at once ----
 # expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
