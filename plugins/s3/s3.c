@@ -601,6 +601,33 @@ s3_xml_next(const char *xml, const char **pos, const char *tag, char *out,
     return true;
 }
 
+/* Undo XML's five predefined entities in s, in place. */
+static void
+s3_xml_unescape(char *s)
+{
+    static const char *const ents[][2] = {{"&amp;", "&"},
+                                          {"&lt;", "<"},
+                                          {"&gt;", ">"},
+                                          {"&quot;", "\""},
+                                          {"&apos;", "'"}};
+    char *out = s;
+    size_t i, n;
+
+    while (*s) {
+        for (i = 0; i < 5; i++) {
+            n = strlen(ents[i][0]);
+            if (strncmp(s, ents[i][0], n) == 0)
+                break;
+        }
+        if (i < 5) {
+            *out++ = ents[i][1][0];
+            s += n;
+        } else
+            *out++ = *s++;
+    }
+    *out = '\0';
+}
+
 /* Mark the blocks named in one page of a ListObjects answer; the last
  * key goes to marker (cap bytes); returns whether more pages follow.
  */
@@ -614,6 +641,7 @@ s3_parse_listing(const char *xml, char *marker, size_t cap)
     int end;
 
     while (s3_xml_next(xml, &pos, "Key", k, sizeof k)) {
+        s3_xml_unescape(k);
         snprintf(marker, cap, "%s", k);
         if (strncmp(k, key, plen) != 0 || k[plen] != '/')
             continue;

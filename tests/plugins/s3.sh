@@ -33,7 +33,8 @@ s3_curl() {
 # objects BUCKET PREFIX: the number of objects whose key starts so (at
 # most 1000; the '/'s escaped, as curl signs the query as written).
 objects() {
-    s3_curl "/$1?prefix=${2//\//%2F}" | grep -o '<Key>' | wc -l
+    local q=${2//\//%2F}
+    s3_curl "/$1?prefix=${q//&/%26}" | grep -o '<Key>' | wc -l
 }
 echo testing >"$tmp/secret"
 creds=(endpoint-url="$s3_url" access-key=test:tester
@@ -128,14 +129,20 @@ start_server -U "$sock" "${chunked[@]}" connections=2
 qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
 nbdinfo --map "$uri" | grep -E '^ *655360 +65536 +3'
 stop_server
-start_server -U "$sock" s3 "${creds[@]}" bucket=disks key=vm/disk2 \
+start_server -U "$sock" s3 "${creds[@]}" bucket=disks key="vm/disk&2" \
     size=100000 object-size=4K
 [ "$(nbdinfo --map "$uri" | awk '{print $1, $2, $3}')" = "0 100000 3" ]
 head -c 100000 /dev/urandom >"$tmp/odd.img"
 nbdcopy "$tmp/odd.img" "$uri"
 qemu-img compare -f raw -F raw "$tmp/odd.img" "$uri"
 stop_server
-[ "$(objects disks vm/disk2/block-)" = 25 ]
+# The listing gives the keys XML-escaped ("&amp;"): they are found again.
+start_server -U "$sock" s3 "${creds[@]}" bucket=disks key="vm/disk&2" \
+    size=100000 object-size=4K
+qemu-img compare -f raw -F raw "$tmp/odd.img" "$uri"
+[ "$(nbdinfo --map "$uri" | awk '{print $1, $2, $3}')" = "0 100000 0" ]
+stop_server
+[ "$(objects disks "vm/disk&2/block-")" = 25 ]
 [ "$(objects disks vm/disk1/block-)" = 26 ]
 
 # With the object server stopped the proxy answers 503: a read is tried
