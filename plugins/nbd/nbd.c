@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,7 +59,7 @@ struct upstream {
     int wake[2]; /* pipe: a byte on wake[1] wakes the reader */
     pthread_t reader;
     bool reader_running;
-    volatile bool stopping; /* set by upstream_free before the disconnect */
+    _Atomic bool stopping; /* set by upstream_free before the disconnect */
 };
 
 /* With shared=true: the one upstream, connected in get_ready, its reader
