@@ -52,7 +52,10 @@ requires() {
 # wait until it is ready, and remember its pid in $pid.  Pass -U "$sock"
 # (or -p PORT) yourself.  Server stderr goes to $tmp/server.log.
 start_server() {
-    local pidfile="$tmp/server.pid.$RANDOM"
+    # A name never used before in this test: a stale pidfile would make
+    # an old, dead server look started.
+    local pidfile
+    pidfile=$(mktemp -u "$tmp/server.pid.XXXXXXXX")
     "$NBDX" -f -P "$pidfile" "$@" 2>>"$tmp/server.log" &
     local bg=$!
     _pids="$_pids $bg"
