@@ -22,8 +22,8 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "../tmpdisk/fddisk.h"
 #include "cleanup.h"
-#include "fdio.h"
 #include "fscommand.h"
 #include "vector.h"
 
@@ -194,14 +194,6 @@ ondemand_open_file(const char *name, int readonly)
     return fd; /* closing dfd drops the directory lock */
 }
 
-/* One client of one export.  It holds the export's flock from .open to
- * .close, so no other client can use the export meanwhile.  Allocated by
- * .open, freed by .close.
- */
-struct ondemand_handle {
-    int fd;
-};
-
 /* Take the export's lock, or fail at once unless wait=true. */
 static int
 ondemand_lock(int fd, const char *name)
@@ -218,11 +210,16 @@ ondemand_lock(int fd, const char *name)
     return 0;
 }
 
+/* One client of one export, as an fddisk handle.  Its file holds the
+ * export's flock from .open to .close (fddisk_close), so no other client
+ * can use the export meanwhile.
+ */
 static void *
 ondemand_open(int readonly)
 {
     const char *name = nbdkit_export_name();
-    struct ondemand_handle *h;
+    struct fddisk *h;
+    int fd;
 
     if (name == NULL || *name == '\0')
         name = "default";
@@ -230,115 +227,15 @@ ondemand_open(int readonly)
         nbdkit_error("invalid export name '%s' rejected", name);
         return NULL;
     }
-    h = malloc(sizeof *h);
-    if (h == NULL) {
-        nbdkit_error("malloc: %m");
+    fd = ondemand_open_file(name, readonly);
+    if (fd == -1)
         return NULL;
-    }
-    h->fd = ondemand_open_file(name, readonly);
-    if (h->fd == -1 || ondemand_lock(h->fd, name) == -1) {
-        if (h->fd != -1)
-            close(h->fd);
-        free(h);
+    if (ondemand_lock(fd, name) == -1 || (h = fddisk_new(fd)) == NULL) {
+        close(fd);
         return NULL;
     }
     nbdkit_debug("ondemand: serving %s/%s", dir, name);
     return h;
-}
-
-static void
-ondemand_close(void *handle)
-{
-    struct ondemand_handle *h = handle;
-
-    close(h->fd); /* drops the lock */
-    free(h);
-}
-
-/* Whatever size the command made. */
-static int64_t
-ondemand_get_size(void *handle)
-{
-    struct ondemand_handle *h = handle;
-    struct stat st;
-
-    if (fstat(h->fd, &st) == -1) {
-        nbdkit_error("fstat: %m");
-        return -1;
-    }
-    return st.st_size;
-}
-
-static int
-ondemand_can_trim(void *handle)
-{
-    return 1;
-}
-
-static int
-ondemand_can_fua(void *handle)
-{
-    return NBDKIT_FUA_NATIVE;
-}
-
-/* One client per export: there is never a second connection to agree
- * with.
- */
-static int
-ondemand_can_multi_conn(void *handle)
-{
-    return 0;
-}
-
-static int
-ondemand_flush(void *handle, uint32_t flags)
-{
-    struct ondemand_handle *h = handle;
-
-    if (fdatasync(h->fd) == -1) {
-        nbdkit_error("fdatasync: %m");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-ondemand_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
-               uint32_t flags)
-{
-    struct ondemand_handle *h = handle;
-
-    if (fdio_pread(h->fd, buf, count, offset) == -1) {
-        nbdkit_error("pread: %m");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-ondemand_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
-                uint32_t flags)
-{
-    struct ondemand_handle *h = handle;
-
-    if (fdio_pwrite(h->fd, buf, count, offset) == -1) {
-        nbdkit_error("pwrite: %m");
-        return -1;
-    }
-    return flags & NBDKIT_FLAG_FUA ? ondemand_flush(handle, 0) : 0;
-}
-
-/* Trim punches a hole, where the file system can. */
-static int
-ondemand_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
-{
-    struct ondemand_handle *h = handle;
-
-    if (fdio_punch(h->fd, count, offset) == -1) {
-        nbdkit_error("fallocate: %m");
-        return -1;
-    }
-    return flags & NBDKIT_FLAG_FUA ? ondemand_flush(handle, 0) : 0;
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -362,16 +259,7 @@ static struct nbdkit_plugin plugin = {
     .list_exports = ondemand_list_exports,
     .default_export = ondemand_default_export,
     .open = ondemand_open,
-    .close = ondemand_close,
-    .get_size = ondemand_get_size,
-    .can_trim = ondemand_can_trim,
-    .can_fua = ondemand_can_fua,
-    .can_multi_conn = ondemand_can_multi_conn,
-    .pread = ondemand_pread,
-    .pwrite = ondemand_pwrite,
-    .flush = ondemand_flush,
-    .trim = ondemand_trim,
-    .errno_is_preserved = 1,
+    FDDISK_CALLBACKS,
 };
 
 NBDKIT_REGISTER_PLUGIN(plugin)

@@ -20,7 +20,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
-#include "fdio.h"
+#include "fddisk.h"
 #include "fscommand.h"
 
 static int64_t size = -1; /* size=SIZE, required */
@@ -79,13 +79,6 @@ tmpdisk_config_complete(void)
     return 0;
 }
 
-/* One connection's disk, already unlinked.  Allocated by .open, freed
- * (and so deleted) by .close.
- */
-struct tmpdisk_handle {
-    int fd;
-};
-
 /* Run the command to make DISK; 0, or -1 after saying why. */
 static int
 tmpdisk_make(const char *disk)
@@ -141,116 +134,18 @@ tmpdisk_create(int readonly)
     return fd;
 }
 
+/* One connection's disk, already unlinked, as an fddisk handle: closing
+ * it (fddisk_close) deletes the disk.
+ */
 static void *
 tmpdisk_open(int readonly)
 {
-    struct tmpdisk_handle *h = malloc(sizeof *h);
+    int fd = tmpdisk_create(readonly);
+    struct fddisk *h = fd == -1 ? NULL : fddisk_new(fd);
 
-    if (h == NULL) {
-        nbdkit_error("malloc: %m");
-        return NULL;
-    }
-    h->fd = tmpdisk_create(readonly);
-    if (h->fd == -1) {
-        free(h);
-        return NULL;
-    }
+    if (h == NULL && fd != -1)
+        close(fd);
     return h;
-}
-
-static void
-tmpdisk_close(void *handle)
-{
-    struct tmpdisk_handle *h = handle;
-
-    close(h->fd);
-    free(h);
-}
-
-/* Whatever size the command made. */
-static int64_t
-tmpdisk_get_size(void *handle)
-{
-    struct tmpdisk_handle *h = handle;
-    struct stat st;
-
-    if (fstat(h->fd, &st) == -1) {
-        nbdkit_error("fstat: %m");
-        return -1;
-    }
-    return st.st_size;
-}
-
-static int
-tmpdisk_can_trim(void *handle)
-{
-    return 1;
-}
-
-static int
-tmpdisk_can_fua(void *handle)
-{
-    return NBDKIT_FUA_NATIVE;
-}
-
-/* Each connection has its own disk: what one flushes, another never
- * sees, so multi-conn cannot be promised.
- */
-static int
-tmpdisk_can_multi_conn(void *handle)
-{
-    return 0;
-}
-
-static int
-tmpdisk_flush(void *handle, uint32_t flags)
-{
-    struct tmpdisk_handle *h = handle;
-
-    if (fdatasync(h->fd) == -1) {
-        nbdkit_error("fdatasync: %m");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-tmpdisk_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
-              uint32_t flags)
-{
-    struct tmpdisk_handle *h = handle;
-
-    if (fdio_pread(h->fd, buf, count, offset) == -1) {
-        nbdkit_error("pread: %m");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-tmpdisk_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
-               uint32_t flags)
-{
-    struct tmpdisk_handle *h = handle;
-
-    if (fdio_pwrite(h->fd, buf, count, offset) == -1) {
-        nbdkit_error("pwrite: %m");
-        return -1;
-    }
-    return flags & NBDKIT_FLAG_FUA ? tmpdisk_flush(handle, 0) : 0;
-}
-
-/* Trim punches a hole, where the file system can. */
-static int
-tmpdisk_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
-{
-    struct tmpdisk_handle *h = handle;
-
-    if (fdio_punch(h->fd, count, offset) == -1) {
-        nbdkit_error("fallocate: %m");
-        return -1;
-    }
-    return flags & NBDKIT_FLAG_FUA ? tmpdisk_flush(handle, 0) : 0;
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -270,16 +165,7 @@ static struct nbdkit_plugin plugin = {
                    "type=ext4|...       The filesystem type.\n"
                    "command=<COMMAND>   Alternate command instead of mkfs.",
     .open = tmpdisk_open,
-    .close = tmpdisk_close,
-    .get_size = tmpdisk_get_size,
-    .can_trim = tmpdisk_can_trim,
-    .can_fua = tmpdisk_can_fua,
-    .can_multi_conn = tmpdisk_can_multi_conn,
-    .pread = tmpdisk_pread,
-    .pwrite = tmpdisk_pwrite,
-    .flush = tmpdisk_flush,
-    .trim = tmpdisk_trim,
-    .errno_is_preserved = 1,
+    FDDISK_CALLBACKS,
 };
 
 NBDKIT_REGISTER_PLUGIN(plugin)
