@@ -14,9 +14,16 @@ uri="nbd+unix:///?socket=$sock"
 _pids=""
 _cleanups=""
 
+_watchdog=""
+
 _on_exit() {
     local rc=$? p
     set +e
+    test_status=$rc # for the cleanup functions
+    if [ -n "$_watchdog" ]; then
+        pkill -P "$_watchdog" 2>/dev/null
+        kill "$_watchdog" 2>/dev/null
+    fi
     for c in $_cleanups; do "$c"; done
     for p in $_pids; do
         kill "$p" 2>/dev/null
@@ -37,8 +44,28 @@ _on_exit() {
 trap _on_exit EXIT
 trap 'exit 1' INT TERM
 
-# Run a function at exit (before servers are killed).
+# Run a function at exit (before servers are killed); $test_status is
+# then the test's exit status.
 cleanup_fn() { _cleanups="$_cleanups $1"; }
+
+# watchdog SECONDS: a test still running after SECONDS says so, with
+# what it was waiting for, and that command is ended: the test then
+# fails through its exit trap, which stops its servers and daemons and
+# shows their logs.  (meson's own timeout kills the test without that,
+# since bash runs the TERM trap only after the command it waits for.)
+# Give it a little less than the test's meson timeout.
+watchdog() {
+    (
+        sleep "$1" </dev/null >/dev/null 2>&1 &
+        wait $!
+        echo "FAIL: the test is still running after $1 s; its commands:" >&2
+        ps -o pid,etimes,args --ppid $$ >&2
+        # Its own children: what the test waits for and its daemons,
+        # this watchdog too.
+        pkill -TERM -P $$
+    ) &
+    _watchdog=$!
+}
 
 # Skip (exit 77) unless every named program is installed.
 requires() {

@@ -253,6 +253,7 @@ rbdp_open_image(void)
         rados_ioctx_set_namespace(ioctx, rados_namespace);
     r = rbd_open(ioctx, image_name, &image, snapshot);
     if (r < 0) {
+        image = NULL; /* nothing to close */
         nbdkit_error("image %s%s%s in pool %s%s%s: %s", image_name,
                      snapshot ? "@" : "", snapshot ? snapshot : "", pool,
                      rados_namespace ? ", namespace " : "",
@@ -261,24 +262,6 @@ rbdp_open_image(void)
         return -1;
     }
     return 0;
-}
-
-/* Connect once the server has daemonised, since librados's threads
- * would not survive the fork.  rados_connect gives up after
- * client_mount_timeout seconds.
- */
-static int
-rbdp_after_fork(void)
-{
-    int r = rados_connect(cluster);
-
-    if (r < 0) {
-        nbdkit_error("cannot connect to the Ceph cluster%s%s: %s",
-                     conf_file ? " of " : "", conf_file ? conf_file : "",
-                     strerror(-r));
-        return -1;
-    }
-    return rbdp_open_image();
 }
 
 static void
@@ -293,6 +276,31 @@ rbdp_cleanup(void)
     image = NULL;
     ioctx = NULL;
     cluster = NULL;
+}
+
+/* Connect once the server has daemonised, since librados's threads
+ * would not survive the fork.  rados_connect gives up after
+ * client_mount_timeout seconds.  On failure the server exits at once,
+ * without cleanup: librados's threads are stopped here first, or they
+ * would run on into the memory that exit's destructors free.
+ */
+static int
+rbdp_after_fork(void)
+{
+    int r = rados_connect(cluster);
+
+    if (r < 0) {
+        nbdkit_error("cannot connect to the Ceph cluster%s%s: %s",
+                     conf_file ? " of " : "", conf_file ? conf_file : "",
+                     strerror(-r));
+        rbdp_cleanup();
+        return -1;
+    }
+    if (rbdp_open_image() == -1) {
+        rbdp_cleanup();
+        return -1;
+    }
+    return 0;
 }
 
 static void *

@@ -17,6 +17,7 @@
 requires ceph-mon ceph-osd ceph rbd monmaptool nbdsh nbdcopy nbdinfo \
     qemu-img timeout
 set -x
+watchdog 270
 
 # --- The cluster --------------------------------------------------------
 ceph_dir="$tmp/ceph"
@@ -40,6 +41,11 @@ ceph_stop() {
     done
     ceph_pids=""
 }
+# A failed test shows the end of each daemon's log.
+ceph_logs() {
+    [ "$test_status" = 0 ] || tail -n 20 "$ceph_dir"/log/*.log >&2
+}
+cleanup_fn ceph_logs
 cleanup_fn ceph_stop
 stop() { stop_server; pid=""; }
 
