@@ -43,6 +43,13 @@
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t live_done = PTHREAD_COND_INITIALIZER;
 static int_vector live_fds = empty_vector; /* dups, owned; -1 = free slot */
+/* Pool threads that have left, not yet joined.  Joining them, and not
+ * only counting them out, means that at exit no thread is still running
+ * its thread-local destructors (OpenSSL's, libssh's) while exit's own
+ * handlers free what those use.
+ */
+DEFINE_VECTOR_TYPE(thread_vector, pthread_t);
+static thread_vector gone = empty_vector;
 static size_t live_count;
 static unsigned refused; /* over the cap since the last log line */
 /* opts->max_connections (0 = no limit), lowered to fit RLIMIT_NOFILE
@@ -223,17 +230,32 @@ static unsigned pool_alive; /* acceptors, plus threads serving a client */
 static void *sockets_acceptor(void *unused);
 
 /* Start one more acceptor; the caller has counted it. */
+/* Join the pool threads that have left.  Called without live_lock: a
+ * leaving thread still takes it once.
+ */
+static void
+sockets_reap(void)
+{
+    thread_vector done;
+    size_t i;
+
+    pthread_mutex_lock(&live_lock);
+    done = gone;
+    gone = (thread_vector)empty_vector;
+    pthread_mutex_unlock(&live_lock);
+    for (i = 0; i < done.len; i++)
+        pthread_join(done.ptr[i], NULL);
+    thread_vector_reset(&done);
+}
+
 static int
 sockets_start_acceptor(void)
 {
-    pthread_attr_t attr;
     pthread_t thread;
     int err;
 
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    err = pthread_create(&thread, &attr, sockets_acceptor, NULL);
-    pthread_attr_destroy(&attr);
+    sockets_reap();
+    err = pthread_create(&thread, NULL, sockets_acceptor, NULL);
     if (err != 0) {
         errno = err;
         return -1;
@@ -241,11 +263,15 @@ sockets_start_acceptor(void)
     return 0;
 }
 
-/* The calling thread is gone from the pool.  Called with live_lock held. */
+/* The calling thread is gone from the pool and is about to return; it
+ * is joined later.  Called with live_lock held.
+ */
 static void
 sockets_thread_leaves(void)
 {
     pool_alive--;
+    if (thread_vector_append(&gone, pthread_self()) == -1)
+        pthread_detach(pthread_self()); /* out of memory: nobody joins it */
     pthread_cond_broadcast(&live_done);
 }
 
@@ -539,6 +565,7 @@ sockets_accept_loop(const int_vector *fds)
         if (poll(&quit_poll, 1, -1) == -1 && errno != EINTR)
             fatal("poll: %m");
     sockets_drain();
+    sockets_reap();
     close(accept_epfd);
     accept_epfd = -1;
     free(listeners);
