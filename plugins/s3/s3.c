@@ -7,8 +7,9 @@
  * is stored as one object per block of object-size= bytes, named
  * KEY/block-%016x (the block number in hex): a block never written (or
  * all zeros) has no object, reads as zeros and is a hole.  Which blocks
- * exist is listed at start-up and then kept in memory (the `present'
- * bitmap), so nobody else may write under KEY/ while it is served.
+ * exist is listed at start-up and then kept in memory (common/objdisk
+ * keeps the bitmap and does the block arithmetic), so nobody else may
+ * write under KEY/ while it is served.
  *
  * The URLs are path-style, ENDPOINT/BUCKET/KEY.  Every request is signed
  * by libcurl (CURLOPT_AWS_SIGV4); curl 7.88 does not send the
@@ -17,14 +18,13 @@
  * Requests run in parallel (NBDKIT_THREAD_MODEL_PARALLEL) over a pool of
  * connections= keep-alive curl handles.  A write of part of a block is a
  * read-modify-write of the whole block under that block's lock (one of
- * NR_LOCKS striped mutexes); every PUT is synchronous, so FLUSH and FUA
- * have nothing left to wait for.
+ * OBJDISK_LOCKS striped mutexes, in objdisk); every PUT is synchronous,
+ * so FLUSH and FUA have nothing left to wait for.
  *
- * The pool, retries, bitmap and block code follow plugins/swift/swift.c;
- * sharing them through common/ is left to do.
+ * The handle pool and retries follow plugins/swift/swift.c.
  *
- * Lock order: a block lock, then pool_lock or present_lock (those two
- * are never held together).
+ * Lock order: a block lock, then pool_lock or objdisk's bitmap lock
+ * (those two are never held together).
  */
 
 #include <config.h>
@@ -45,7 +45,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
-#include "iszero.h"
+#include "objdisk.h"
 
 /* The configuration.  The strings belong to the server (the command
  * line's or the environment's), except secret_key, which is ours.
@@ -64,7 +64,6 @@ static unsigned connections = 4;         /* connections= */
 #define CONNECT_TIMEOUT 10L /* seconds to connect, then fail */
 #define STALL_TIME 60L      /* seconds without a byte, then fail */
 #define RETRIES 4           /* more tries of a 5xx or network error */
-#define NR_LOCKS 64         /* block locks, striped */
 
 /* Set at start-up, then read only. */
 static bool chunked;       /* size= was given */
@@ -74,7 +73,7 @@ static char *sigv4;        /* aws:amz:REGION:s3, malloc'd */
 static char *token_header; /* x-amz-security-token: ..., or NULL */
 static bool ready = false; /* started: network errors are retried */
 static int64_t disk_size;
-static uint64_t nr_blocks; /* chunked mode: blocks of the disk */
+static struct objdisk *disk; /* chunked mode: the blocks */
 
 /* The free curl handles are pool[0 .. pool_free-1].  They are made,
  * and used the first time, before nbdx forks into the background, then
@@ -84,12 +83,6 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static CURL **pool = NULL; /* guarded by pool_lock */
 static unsigned pool_free; /* guarded by pool_lock */
-
-/* Chunked mode: one bit per block, set when its object exists. */
-static pthread_mutex_t present_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *present = NULL; /* guarded by present_lock */
-
-static pthread_mutex_t block_locks[NR_LOCKS];
 
 static int
 s3_config_number(const char *name, const char *value)
@@ -197,22 +190,6 @@ s3_config_complete(void)
     "object-size=SIZE      The size of a block's object (default 64K).\n"      \
     "connections=N         Parallel HTTP connections (default 4)."
 
-static int
-s3_load_locks(void)
-{
-    int i, r;
-
-    for (i = 0; i < NR_LOCKS; i++) {
-        r = pthread_mutex_init(&block_locks[i], NULL);
-        if (r != 0) {
-            errno = r;
-            nbdkit_error("pthread_mutex_init: %m");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void
 s3_load(void)
 {
@@ -227,7 +204,7 @@ s3_unload(void)
     for (i = 0; pool && i < connections; i++)
         curl_easy_cleanup(pool[i]);
     free(pool);
-    free(present);
+    objdisk_free(disk);
     free(secret_key);
     free(base_url);
     free(key_path);
@@ -648,9 +625,8 @@ s3_parse_listing(const char *xml, char *marker, size_t cap)
         name = k + plen + 1;
         end = 0;
         if (strlen(name) == 22 &&
-            sscanf(name, "block-%16" SCNx64 "%n", &blk, &end) == 1 &&
-            end == 22 && blk < nr_blocks)
-            present[blk / 8] |= 1 << (blk % 8);
+            sscanf(name, "block-%16" SCNx64 "%n", &blk, &end) == 1 && end == 22)
+            objdisk_mark(disk, blk);
     }
     pos = NULL;
     return s3_xml_next(xml, &pos, "IsTruncated", trunc, sizeof trunc) &&
@@ -723,13 +699,14 @@ out:
 }
 
 /* size=: list the blocks that exist. */
+static const struct objdisk_ops s3_objdisk_ops; /* below */
+
 static int
 s3_open_chunked(void)
 {
     disk_size = size;
-    nr_blocks = (size + block_size - 1) / block_size;
-    present = calloc(nr_blocks / 8 + 1, 1);
-    if (present == NULL) {
+    disk = objdisk_new(size, block_size, &s3_objdisk_ops, NULL);
+    if (disk == NULL) {
         nbdkit_error("calloc: %m");
         return -1;
     }
@@ -783,7 +760,7 @@ oom:
 static int
 s3_start(void)
 {
-    if (s3_load_locks() == -1 || s3_pool_new() == -1 || s3_setup() == -1)
+    if (s3_pool_new() == -1 || s3_setup() == -1)
         return -1;
     if ((chunked ? s3_open_chunked() : s3_open_object()) == -1)
         return -1;
@@ -859,33 +836,6 @@ s3_get_range(const char *url, char *buf, uint32_t len, uint64_t off)
     return 1;
 }
 
-static bool
-s3_present(uint64_t blk)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&present_lock);
-
-    return present[blk / 8] & (1 << (blk % 8));
-}
-
-static void
-s3_set_present(uint64_t blk, bool on)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&present_lock);
-
-    if (on)
-        present[blk / 8] |= 1 << (blk % 8);
-    else
-        present[blk / 8] &= ~(1 << (blk % 8));
-}
-
-static uint32_t
-s3_block_len(uint64_t blk)
-{
-    int64_t left = disk_size - (int64_t)blk * block_size;
-
-    return left < block_size ? left : block_size;
-}
-
 static char *
 s3_block_url(uint64_t blk)
 {
@@ -895,64 +845,22 @@ s3_block_url(uint64_t blk)
     return s3_url(name);
 }
 
-/* len bytes at off within block blk; a missing block reads as zeros. */
+/* The store under objdisk: one object per block, each call synchronous. */
 static int
-s3_read_block(uint64_t blk, char *buf, uint32_t len, uint32_t off)
+s3_block_get(void *unused, uint64_t blk, char *buf, uint32_t len, uint32_t off)
 {
-    CLEANUP_FREE char *url = NULL;
-    int r;
+    CLEANUP_FREE char *url = s3_block_url(blk);
 
-    if (!s3_present(blk)) {
-        memset(buf, 0, len);
-        return 0;
-    }
-    url = s3_block_url(blk);
-    if (url == NULL)
-        return -1;
-    /* A 404 (the object deleted by someone else) reads as zeros.  The
-     * bit stays set: without the block's lock, clearing it could undo
-     * a PUT that finished meanwhile.
-     */
-    r = s3_get_range(url, buf, len, off);
-    if (r == 0)
-        memset(buf, 0, len);
-    return r == -1 ? -1 : 0;
+    return url ? s3_get_range(url, buf, len, off) : -1;
 }
 
-/* Remove block blk's object: it reads as zeros from now on.  Called with
- * the block's lock held.
- */
 static int
-s3_delete_block(uint64_t blk)
+s3_block_put(void *unused, uint64_t blk, const char *buf, uint32_t len)
 {
-    CLEANUP_FREE char *url = NULL;
-    struct s3_req r = {.method = "DELETE"};
-
-    if (!s3_present(blk))
-        return 0;
-    url = s3_block_url(blk);
-    r.url = url;
-    if (url == NULL || s3_call(&r) == -1)
-        return -1;
-    s3_set_present(blk, false);
-    return 0;
-}
-
-/* Store the whole block blk; all zeros deletes it instead.  Called with
- * the block's lock held.
- */
-static int
-s3_store_block(uint64_t blk, const char *buf)
-{
-    CLEANUP_FREE char *url = NULL;
-    uint32_t len = s3_block_len(blk);
-    struct s3_req r = {.method = "PUT", .put = buf, .put_len = len};
+    CLEANUP_FREE char *url = s3_block_url(blk);
+    struct s3_req r = {.method = "PUT", .url = url, .put = buf, .put_len = len};
     long status;
 
-    if (is_zero(buf, len))
-        return s3_delete_block(blk);
-    url = s3_block_url(blk);
-    r.url = url;
     if (url == NULL || (status = s3_call(&r)) == -1)
         return -1;
     if (status == 404) {
@@ -960,44 +868,32 @@ s3_store_block(uint64_t blk, const char *buf)
         errno = EIO;
         return -1;
     }
-    s3_set_present(blk, true);
     return 0;
 }
 
-/* Write len bytes of data (NULL: zeros) at off within block blk: the
- * whole block at once, or a read-modify-write under the block's lock.
- */
 static int
-s3_write_block(uint64_t blk, const char *data, uint32_t len, uint32_t off)
+s3_block_del(void *unused, uint64_t blk)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&block_locks[blk % NR_LOCKS]);
-    uint32_t blen = s3_block_len(blk);
-    CLEANUP_FREE char *tmp = NULL;
+    CLEANUP_FREE char *url = s3_block_url(blk);
+    struct s3_req r = {.method = "DELETE", .url = url};
 
-    if (data && off == 0 && len == blen)
-        return s3_store_block(blk, data);
-    if (data == NULL && off == 0 && len == blen)
-        return s3_delete_block(blk);
-    tmp = malloc(blen);
-    if (tmp == NULL) {
-        nbdkit_error("malloc: %m");
-        return -1;
-    }
-    if (s3_read_block(blk, tmp, blen, 0) == -1)
-        return -1;
-    if (data)
-        memcpy(tmp + off, data, len);
-    else
-        memset(tmp + off, 0, len);
-    return s3_store_block(blk, tmp);
+    return url == NULL || s3_call(&r) == -1 ? -1 : 0;
 }
+
+static void
+s3_block_error(void *unused, const char *what)
+{
+    nbdkit_error("%s: %m", what);
+}
+
+static const struct objdisk_ops s3_objdisk_ops = {s3_block_get, s3_block_put,
+                                                  s3_block_del, s3_block_error};
 
 static int
 s3_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
          uint32_t flags)
 {
     CLEANUP_FREE char *url = NULL;
-    char *p = buf;
 
     if (!chunked) {
         url = s3_url("");
@@ -1013,70 +909,26 @@ s3_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
         }
         return 0;
     }
-    while (count > 0) {
-        uint64_t blk = offset / block_size;
-        uint32_t off = offset % block_size;
-        uint32_t n = s3_block_len(blk) - off;
-
-        if (n > count)
-            n = count;
-        if (s3_read_block(blk, p, n, off) == -1)
-            return -1;
-        p += n;
-        offset += n;
-        count -= n;
-    }
-    return 0;
-}
-
-/* data NULL: write zeros (NBD_CMD_WRITE_ZEROES). */
-static int
-s3_write_range(const char *data, uint32_t count, uint64_t offset)
-{
-    while (count > 0) {
-        uint64_t blk = offset / block_size;
-        uint32_t off = offset % block_size;
-        uint32_t n = s3_block_len(blk) - off;
-
-        if (n > count)
-            n = count;
-        if (s3_write_block(blk, data, n, off) == -1)
-            return -1;
-        if (data)
-            data += n;
-        offset += n;
-        count -= n;
-    }
-    return 0;
+    return objdisk_pread(disk, buf, count, offset);
 }
 
 static int
 s3_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
           uint32_t flags)
 {
-    return s3_write_range(buf, count, offset);
+    return objdisk_pwrite(disk, buf, count, offset);
 }
 
 static int
 s3_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-    return s3_write_range(NULL, count, offset);
+    return objdisk_pwrite(disk, NULL, count, offset);
 }
 
-/* Whole blocks only: the rest of a trim is ignored, as it may be. */
 static int
 s3_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-    uint64_t end = offset + count;
-    uint64_t blk = (offset + block_size - 1) / block_size;
-
-    for (; blk < nr_blocks && blk * block_size + s3_block_len(blk) <= end;
-         blk++) {
-        ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&block_locks[blk % NR_LOCKS]);
-        if (s3_delete_block(blk) == -1)
-            return -1;
-    }
-    return 0;
+    return objdisk_trim(disk, count, offset);
 }
 
 static int
@@ -1089,17 +941,7 @@ static int
 s3_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
            struct nbdkit_extents *extents)
 {
-    uint64_t blk = offset / block_size;
-    uint64_t end = offset + count;
-    uint32_t type;
-
-    for (; blk < nr_blocks && blk * block_size < end; blk++) {
-        type = s3_present(blk) ? 0 : NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO;
-        if (nbdkit_add_extent(extents, blk * block_size, s3_block_len(blk),
-                              type) == -1)
-            return -1;
-    }
-    return 0;
+    return objdisk_extents(disk, count, offset, extents);
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL

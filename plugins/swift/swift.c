@@ -7,17 +7,18 @@
  * object per block, CONTAINER/block-%016x (the block number in hex):
  * a block never written (or all zeros) has no object, reads as zeros
  * and is a hole.  Which blocks exist is read from a listing of the
- * container at start-up and then kept in memory (the `present' bitmap),
- * so the container must have no other writer while it is served.
+ * container at start-up and then kept in memory (common/objdisk keeps
+ * the bitmap and does the block arithmetic), so the container must have
+ * no other writer while it is served.
  *
  * Requests run in parallel (NBDKIT_THREAD_MODEL_PARALLEL) over a pool of
  * connections= keep-alive curl handles.  A write of part of a block is a
  * read-modify-write of the whole block under that block's lock (one of
- * NR_LOCKS striped mutexes); every PUT is synchronous, so FLUSH and FUA
- * have nothing left to wait for.
+ * OBJDISK_LOCKS striped mutexes, in objdisk); every PUT is synchronous,
+ * so FLUSH and FUA have nothing left to wait for.
  *
- * Lock order: a block lock, then auth_lock or pool_lock or present_lock
- * (those three are never held together).
+ * Lock order: a block lock, then auth_lock or pool_lock or objdisk's
+ * bitmap lock (those three are never held together).
  */
 
 #include <config.h>
@@ -38,7 +39,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
-#include "iszero.h"
+#include "objdisk.h"
 
 /* The configuration.  The strings belong to the server (they are the
  * command line's), except key, which is ours.
@@ -57,19 +58,18 @@ static unsigned connections = 4;       /* connections= */
 #define CONNECT_TIMEOUT 10L /* seconds to connect, then fail */
 #define STALL_TIME 60L      /* seconds without a byte, then fail */
 #define RETRIES 4           /* more tries of a 5xx or network error */
-#define NR_LOCKS 64         /* block locks, striped */
 
 /* The token sent with every request, replaced by a new login when the
  * server refuses it (401).  auth_gen counts the logins.
  */
 static pthread_mutex_t auth_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *token = NULL; /* guarded by auth_lock, malloc'd */
-static unsigned auth_gen;  /* guarded by auth_lock */
-static char *storage_url;  /* set at start-up, then read only */
-static char *base_url;     /* STORAGE/CONTAINER, set at start-up */
-static bool ready = false; /* started: network errors are retried */
-static int64_t disk_size;  /* set at start-up */
-static uint64_t nr_blocks; /* chunked mode: blocks of the disk */
+static char *token = NULL;   /* guarded by auth_lock, malloc'd */
+static unsigned auth_gen;    /* guarded by auth_lock */
+static char *storage_url;    /* set at start-up, then read only */
+static char *base_url;       /* STORAGE/CONTAINER, set at start-up */
+static bool ready = false;   /* started: network errors are retried */
+static int64_t disk_size;    /* set at start-up */
+static struct objdisk *disk; /* chunked mode: the blocks */
 
 /* The free curl handles are pool[0 .. pool_free-1].  They are made,
  * and used the first time, before nbdx forks into the background, then
@@ -79,12 +79,6 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static CURL **pool = NULL; /* guarded by pool_lock */
 static unsigned pool_free; /* guarded by pool_lock */
-
-/* Chunked mode: one bit per block, set when its object exists. */
-static pthread_mutex_t present_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *present = NULL; /* guarded by present_lock */
-
-static pthread_mutex_t block_locks[NR_LOCKS];
 
 static int
 swift_config_number(const char *name, const char *value)
@@ -179,22 +173,6 @@ swift_config_complete(void)
     "block-size=SIZE       The size of a block (default 64K).\n"               \
     "connections=N         Parallel HTTP connections (default 4)."
 
-static int
-swift_load_locks(void)
-{
-    int i, r;
-
-    for (i = 0; i < NR_LOCKS; i++) {
-        r = pthread_mutex_init(&block_locks[i], NULL);
-        if (r != 0) {
-            errno = r;
-            nbdkit_error("pthread_mutex_init: %m");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void
 swift_load(void)
 {
@@ -209,7 +187,7 @@ swift_unload(void)
     for (i = 0; pool && i < connections; i++)
         curl_easy_cleanup(pool[i]);
     free(pool);
-    free(present);
+    objdisk_free(disk);
     free(key);
     free(token);
     free(storage_url);
@@ -647,9 +625,8 @@ swift_parse_listing(char *text, size_t len, char *marker)
         snprintf(marker, 64, "%s", line);
         end = 0;
         if (strlen(line) == 22 &&
-            sscanf(line, "block-%16" SCNx64 "%n", &blk, &end) == 1 &&
-            end == 22 && blk < nr_blocks)
-            present[blk / 8] |= 1 << (blk % 8);
+            sscanf(line, "block-%16" SCNx64 "%n", &blk, &end) == 1 && end == 22)
+            objdisk_mark(disk, blk);
     }
 }
 
@@ -683,6 +660,8 @@ swift_list_blocks(void)
 }
 
 /* size=: make the container if needed, and list its blocks. */
+static const struct objdisk_ops swift_objdisk_ops; /* below */
+
 static int
 swift_open_chunked(void)
 {
@@ -695,9 +674,8 @@ swift_open_chunked(void)
         return -1;
     }
     disk_size = size;
-    nr_blocks = (size + block_size - 1) / block_size;
-    present = calloc(nr_blocks / 8 + 1, 1);
-    if (present == NULL) {
+    disk = objdisk_new(size, block_size, &swift_objdisk_ops, NULL);
+    if (disk == NULL) {
         nbdkit_error("calloc: %m");
         return -1;
     }
@@ -710,7 +688,7 @@ swift_start(void)
 {
     char *e;
 
-    if (swift_load_locks() == -1 || swift_pool_new() == -1)
+    if (swift_pool_new() == -1)
         return -1;
     if (auth_url) {
         ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&auth_lock);
@@ -803,33 +781,6 @@ swift_get_range(const char *url, char *buf, uint32_t len, uint64_t off)
     return 1;
 }
 
-static bool
-swift_present(uint64_t blk)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&present_lock);
-
-    return present[blk / 8] & (1 << (blk % 8));
-}
-
-static void
-swift_set_present(uint64_t blk, bool on)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&present_lock);
-
-    if (on)
-        present[blk / 8] |= 1 << (blk % 8);
-    else
-        present[blk / 8] &= ~(1 << (blk % 8));
-}
-
-static uint32_t
-swift_block_len(uint64_t blk)
-{
-    int64_t left = disk_size - (int64_t)blk * block_size;
-
-    return left < block_size ? left : block_size;
-}
-
 static char *
 swift_block_url(uint64_t blk)
 {
@@ -839,64 +790,24 @@ swift_block_url(uint64_t blk)
     return swift_url(name);
 }
 
-/* len bytes at off within block blk; a missing block reads as zeros. */
+/* The store under objdisk: one object per block, each call synchronous. */
 static int
-swift_read_block(uint64_t blk, char *buf, uint32_t len, uint32_t off)
+swift_block_get(void *unused, uint64_t blk, char *buf, uint32_t len,
+                uint32_t off)
 {
-    CLEANUP_FREE char *url = NULL;
-    int r;
+    CLEANUP_FREE char *url = swift_block_url(blk);
 
-    if (!swift_present(blk)) {
-        memset(buf, 0, len);
-        return 0;
-    }
-    url = swift_block_url(blk);
-    if (url == NULL)
-        return -1;
-    /* A 404 (the object deleted by someone else) reads as zeros.  The
-     * bit stays set: without the block's lock, clearing it could undo
-     * a PUT that finished meanwhile.
-     */
-    r = swift_get_range(url, buf, len, off);
-    if (r == 0)
-        memset(buf, 0, len);
-    return r == -1 ? -1 : 0;
+    return url ? swift_get_range(url, buf, len, off) : -1;
 }
 
-/* Remove block blk's object: it reads as zeros from now on.  Called with
- * the block's lock held.
- */
 static int
-swift_delete_block(uint64_t blk)
+swift_block_put(void *unused, uint64_t blk, const char *buf, uint32_t len)
 {
-    CLEANUP_FREE char *url = NULL;
-    struct swift_req r = {.method = "DELETE"};
-
-    if (!swift_present(blk))
-        return 0;
-    url = swift_block_url(blk);
-    r.url = url;
-    if (url == NULL || swift_call(&r) == -1)
-        return -1;
-    swift_set_present(blk, false);
-    return 0;
-}
-
-/* Store the whole block blk; all zeros deletes it instead.  Called with
- * the block's lock held.
- */
-static int
-swift_store_block(uint64_t blk, const char *buf)
-{
-    CLEANUP_FREE char *url = NULL;
-    uint32_t len = swift_block_len(blk);
-    struct swift_req r = {.method = "PUT", .put = buf, .put_len = len};
+    CLEANUP_FREE char *url = swift_block_url(blk);
+    struct swift_req r = {
+        .method = "PUT", .url = url, .put = buf, .put_len = len};
     long status;
 
-    if (is_zero(buf, len))
-        return swift_delete_block(blk);
-    url = swift_block_url(blk);
-    r.url = url;
     if (url == NULL || (status = swift_call(&r)) == -1)
         return -1;
     if (status == 404) {
@@ -904,44 +815,32 @@ swift_store_block(uint64_t blk, const char *buf)
         errno = EIO;
         return -1;
     }
-    swift_set_present(blk, true);
     return 0;
 }
 
-/* Write len bytes of data (NULL: zeros) at off within block blk: the
- * whole block at once, or a read-modify-write under the block's lock.
- */
 static int
-swift_write_block(uint64_t blk, const char *data, uint32_t len, uint32_t off)
+swift_block_del(void *unused, uint64_t blk)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&block_locks[blk % NR_LOCKS]);
-    uint32_t blen = swift_block_len(blk);
-    CLEANUP_FREE char *tmp = NULL;
+    CLEANUP_FREE char *url = swift_block_url(blk);
+    struct swift_req r = {.method = "DELETE", .url = url};
 
-    if (data && off == 0 && len == blen)
-        return swift_store_block(blk, data);
-    if (data == NULL && off == 0 && len == blen)
-        return swift_delete_block(blk);
-    tmp = malloc(blen);
-    if (tmp == NULL) {
-        nbdkit_error("malloc: %m");
-        return -1;
-    }
-    if (swift_read_block(blk, tmp, blen, 0) == -1)
-        return -1;
-    if (data)
-        memcpy(tmp + off, data, len);
-    else
-        memset(tmp + off, 0, len);
-    return swift_store_block(blk, tmp);
+    return url == NULL || swift_call(&r) == -1 ? -1 : 0;
 }
+
+static void
+swift_block_error(void *unused, const char *what)
+{
+    nbdkit_error("%s: %m", what);
+}
+
+static const struct objdisk_ops swift_objdisk_ops = {
+    swift_block_get, swift_block_put, swift_block_del, swift_block_error};
 
 static int
 swift_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
             uint32_t flags)
 {
     CLEANUP_FREE char *url = NULL;
-    char *p = buf;
 
     if (object) {
         url = swift_url(object);
@@ -957,70 +856,26 @@ swift_pread(void *handle, void *buf, uint32_t count, uint64_t offset,
         }
         return 0;
     }
-    while (count > 0) {
-        uint64_t blk = offset / block_size;
-        uint32_t off = offset % block_size;
-        uint32_t n = swift_block_len(blk) - off;
-
-        if (n > count)
-            n = count;
-        if (swift_read_block(blk, p, n, off) == -1)
-            return -1;
-        p += n;
-        offset += n;
-        count -= n;
-    }
-    return 0;
-}
-
-/* data NULL: write zeros (NBD_CMD_WRITE_ZEROES). */
-static int
-swift_write_range(const char *data, uint32_t count, uint64_t offset)
-{
-    while (count > 0) {
-        uint64_t blk = offset / block_size;
-        uint32_t off = offset % block_size;
-        uint32_t n = swift_block_len(blk) - off;
-
-        if (n > count)
-            n = count;
-        if (swift_write_block(blk, data, n, off) == -1)
-            return -1;
-        if (data)
-            data += n;
-        offset += n;
-        count -= n;
-    }
-    return 0;
+    return objdisk_pread(disk, buf, count, offset);
 }
 
 static int
 swift_pwrite(void *handle, const void *buf, uint32_t count, uint64_t offset,
              uint32_t flags)
 {
-    return swift_write_range(buf, count, offset);
+    return objdisk_pwrite(disk, buf, count, offset);
 }
 
 static int
 swift_zero(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-    return swift_write_range(NULL, count, offset);
+    return objdisk_pwrite(disk, NULL, count, offset);
 }
 
-/* Whole blocks only: the rest of a trim is ignored, as it may be. */
 static int
 swift_trim(void *handle, uint32_t count, uint64_t offset, uint32_t flags)
 {
-    uint64_t end = offset + count;
-    uint64_t blk = (offset + block_size - 1) / block_size;
-
-    for (; blk < nr_blocks && blk * block_size + swift_block_len(blk) <= end;
-         blk++) {
-        ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&block_locks[blk % NR_LOCKS]);
-        if (swift_delete_block(blk) == -1)
-            return -1;
-    }
-    return 0;
+    return objdisk_trim(disk, count, offset);
 }
 
 static int
@@ -1033,17 +888,7 @@ static int
 swift_extents(void *handle, uint32_t count, uint64_t offset, uint32_t flags,
               struct nbdkit_extents *extents)
 {
-    uint64_t blk = offset / block_size;
-    uint64_t end = offset + count;
-    uint32_t type;
-
-    for (; blk < nr_blocks && blk * block_size < end; blk++) {
-        type = swift_present(blk) ? 0 : NBDKIT_EXTENT_HOLE | NBDKIT_EXTENT_ZERO;
-        if (nbdkit_add_extent(extents, blk * block_size, swift_block_len(blk),
-                              type) == -1)
-            return -1;
-    }
-    return 0;
+    return objdisk_extents(disk, count, offset, extents);
 }
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
