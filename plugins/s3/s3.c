@@ -21,9 +21,10 @@
  * OBJDISK_LOCKS striped mutexes, in objdisk); every PUT is synchronous,
  * so FLUSH and FUA have nothing left to wait for.
  *
- * The handle pool and retries follow plugins/swift/swift.c.
+ * The handles are common/curlpool's; the retries follow
+ * plugins/swift/swift.c.
  *
- * Lock order: a block lock, then pool_lock or objdisk's bitmap lock
+ * Lock order: a block lock, then curlpool's lock or objdisk's bitmap lock
  * (those two are never held together).
  */
 
@@ -45,6 +46,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
+#include "curlpool.h"
 #include "objdisk.h"
 
 /* The configuration.  The strings belong to the server (the command
@@ -75,14 +77,10 @@ static bool ready = false; /* started: network errors are retried */
 static int64_t disk_size;
 static struct objdisk *disk; /* chunked mode: the blocks */
 
-/* The free curl handles are pool[0 .. pool_free-1].  They are made,
- * and used the first time, before nbdx forks into the background, then
- * made again by after_fork.
+/* The curl handles, made and used the first time before nbdx forks
+ * into the background, then made again by after_fork.
  */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
-static CURL **pool = NULL; /* guarded by pool_lock */
-static unsigned pool_free; /* guarded by pool_lock */
+static struct curlpool *pool;
 
 static int
 s3_config_number(const char *name, const char *value)
@@ -199,11 +197,7 @@ s3_load(void)
 static void
 s3_unload(void)
 {
-    unsigned i;
-
-    for (i = 0; pool && i < connections; i++)
-        curl_easy_cleanup(pool[i]);
-    free(pool);
+    curlpool_free(pool);
     objdisk_free(disk);
     free(secret_key);
     free(base_url);
@@ -361,21 +355,11 @@ out:
 static int
 s3_pool_new(void)
 {
-    unsigned i;
-
-    pool = calloc(connections, sizeof *pool);
+    pool = curlpool_new(connections);
     if (pool == NULL) {
-        nbdkit_error("calloc: %m");
+        nbdkit_error("curl handles: %m");
         return -1;
     }
-    for (i = 0; i < connections; i++) {
-        pool[i] = curl_easy_init();
-        if (pool[i] == NULL) {
-            nbdkit_error("curl_easy_init failed");
-            return -1;
-        }
-    }
-    pool_free = connections;
     return 0;
 }
 
@@ -385,64 +369,23 @@ s3_pool_new(void)
 static int
 s3_after_fork(void)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
-    unsigned i;
-
-    for (i = 0; i < connections; i++) {
-        curl_easy_cleanup(pool[i]);
-        pool[i] = curl_easy_init();
-        if (pool[i] == NULL) {
-            nbdkit_error("curl_easy_init failed");
-            return -1;
-        }
+    if (curlpool_renew(pool) == -1) {
+        nbdkit_error("curl handles: %m");
+        return -1;
     }
     return 0;
 }
 
-/* A free handle, waiting for one if all are busy; give it back with
- * s3_pool_put.
- */
-static CURL *
-s3_pool_get(void)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
-
-    while (pool_free == 0)
-        pthread_cond_wait(&pool_cond, &pool_lock);
-    return pool[--pool_free];
-}
-
-static void
-s3_pool_put(CURL *c)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
-
-    pool[pool_free++] = c;
-    pthread_cond_signal(&pool_cond);
-}
-
 /* ---- a request with retries ---- */
-
-static void
-s3_backoff(int try)
-{
-    struct timespec ts = {.tv_nsec = 100000000L << try};
-
-    while (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    nanosleep(&ts, NULL);
-}
 
 /* Run r once on a handle of the pool. */
 static CURLcode
 s3_try(struct s3_req *r)
 {
-    CURL *c = s3_pool_get();
+    CURL *c = curlpool_get(pool);
     CURLcode rc = s3_perform(c, r);
 
-    s3_pool_put(c);
+    curlpool_put(pool, c);
     return rc;
 }
 
@@ -476,7 +419,7 @@ s3_call(struct s3_req *r)
         if (try < RETRIES &&
             ((rc == CURLE_OK && r->status >= 500) ||
              (rc != CURLE_OK && rc != CURLE_WRITE_ERROR && ready))) {
-            s3_backoff(try);
+            curlpool_backoff(try);
             continue;
         }
         if (rc != CURLE_OK)

@@ -17,7 +17,7 @@
  * OBJDISK_LOCKS striped mutexes, in objdisk); every PUT is synchronous,
  * so FLUSH and FUA have nothing left to wait for.
  *
- * Lock order: a block lock, then auth_lock or pool_lock or objdisk's
+ * Lock order: a block lock, then auth_lock or curlpool's lock or objdisk's
  * bitmap lock (those three are never held together).
  */
 
@@ -39,6 +39,7 @@
 #include <nbdkit-plugin.h>
 
 #include "cleanup.h"
+#include "curlpool.h"
 #include "objdisk.h"
 
 /* The configuration.  The strings belong to the server (they are the
@@ -71,14 +72,10 @@ static bool ready = false;   /* started: network errors are retried */
 static int64_t disk_size;    /* set at start-up */
 static struct objdisk *disk; /* chunked mode: the blocks */
 
-/* The free curl handles are pool[0 .. pool_free-1].  They are made,
- * and used the first time, before nbdx forks into the background, then
- * made again by after_fork.
+/* The curl handles, made and used the first time before nbdx forks
+ * into the background, then made again by after_fork.
  */
-static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
-static CURL **pool = NULL; /* guarded by pool_lock */
-static unsigned pool_free; /* guarded by pool_lock */
+static struct curlpool *pool;
 
 static int
 swift_config_number(const char *name, const char *value)
@@ -182,11 +179,7 @@ swift_load(void)
 static void
 swift_unload(void)
 {
-    unsigned i;
-
-    for (i = 0; pool && i < connections; i++)
-        curl_easy_cleanup(pool[i]);
-    free(pool);
+    curlpool_free(pool);
     objdisk_free(disk);
     free(key);
     free(token);
@@ -323,21 +316,11 @@ out:
 static int
 swift_pool_new(void)
 {
-    unsigned i;
-
-    pool = calloc(connections, sizeof *pool);
+    pool = curlpool_new(connections);
     if (pool == NULL) {
-        nbdkit_error("calloc: %m");
+        nbdkit_error("curl handles: %m");
         return -1;
     }
-    for (i = 0; i < connections; i++) {
-        pool[i] = curl_easy_init();
-        if (pool[i] == NULL) {
-            nbdkit_error("curl_easy_init failed");
-            return -1;
-        }
-    }
-    pool_free = connections;
     return 0;
 }
 
@@ -347,40 +330,11 @@ swift_pool_new(void)
 static int
 swift_after_fork(void)
 {
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
-    unsigned i;
-
-    for (i = 0; i < connections; i++) {
-        curl_easy_cleanup(pool[i]);
-        pool[i] = curl_easy_init();
-        if (pool[i] == NULL) {
-            nbdkit_error("curl_easy_init failed");
-            return -1;
-        }
+    if (curlpool_renew(pool) == -1) {
+        nbdkit_error("curl handles: %m");
+        return -1;
     }
     return 0;
-}
-
-/* A free handle, waiting for one if all are busy; give it back with
- * swift_pool_put.
- */
-static CURL *
-swift_pool_get(void)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
-
-    while (pool_free == 0)
-        pthread_cond_wait(&pool_cond, &pool_lock);
-    return pool[--pool_free];
-}
-
-static void
-swift_pool_put(CURL *c)
-{
-    ACQUIRE_LOCK_FOR_CURRENT_SCOPE(&pool_lock);
-
-    pool[pool_free++] = c;
-    pthread_cond_signal(&pool_cond);
 }
 
 /* ---- authentication ---- */
@@ -495,18 +449,6 @@ swift_token(unsigned *gen)
 
 /* ---- a request with retries ---- */
 
-static void
-swift_backoff(int try)
-{
-    struct timespec ts = {.tv_nsec = 100000000L << try};
-
-    while (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    nanosleep(&ts, NULL);
-}
-
 /* Run r once with the current token. */
 static CURLcode
 swift_try(struct swift_req *r, unsigned *gen)
@@ -517,9 +459,9 @@ swift_try(struct swift_req *r, unsigned *gen)
 
     if (tok == NULL)
         return CURLE_OUT_OF_MEMORY;
-    c = swift_pool_get();
+    c = curlpool_get(pool);
     rc = swift_perform(c, r, tok);
-    swift_pool_put(c);
+    curlpool_put(pool, c);
     return rc;
 }
 
@@ -551,7 +493,7 @@ swift_call(struct swift_req *r)
         if (try < RETRIES &&
             ((rc == CURLE_OK && r->status >= 500) ||
              (rc != CURLE_OK && rc != CURLE_WRITE_ERROR && ready))) {
-            swift_backoff(try);
+            curlpool_backoff(try);
             continue;
         }
         if (rc != CURLE_OK)
