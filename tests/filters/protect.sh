@@ -25,8 +25,12 @@ def refused(fn):
         return
     raise SystemExit("a write to a protected range succeeded")
 assert h.pread(65536, 0) == orig
-refused(lambda: h.pwrite(b"x", 0x1bd))
-refused(lambda: h.pwrite(b"y" * 2, 49151))     # one byte of it protected
+# Bytes unlike those on the (random) disk: a write of the same bytes is
+# allowed.
+def unlike(off, n):
+    return bytes(b ^ 0xff for b in orig[off:off + n])
+refused(lambda: h.pwrite(unlike(0x1bd, 1), 0x1bd))
+refused(lambda: h.pwrite(unlike(49151, 2), 49151)) # one byte of it protected
 refused(lambda: h.zero(512, 0))
 refused(lambda: h.trim(4096, 60000))
 h.pwrite(orig[:0x1be], 0)                        # the same bytes: fine
