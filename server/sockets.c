@@ -229,7 +229,6 @@ static unsigned pool_alive; /* acceptors, plus threads serving a client */
 
 static void *sockets_acceptor(void *unused);
 
-/* Start one more acceptor; the caller has counted it. */
 /* Join the pool threads that have left.  Called without live_lock: a
  * leaving thread still takes it once.
  */
@@ -248,6 +247,7 @@ sockets_reap(void)
     thread_vector_reset(&done);
 }
 
+/* Start one more acceptor; the caller has counted it. */
 static int
 sockets_start_acceptor(void)
 {
