@@ -75,12 +75,22 @@ run_tests() {
         --num-processes "${NPROC:-$(nproc)}" "$@"
 }
 
-# One summary line per run, then the total of all runs as the last line.
+# run_log NAME:DIR: the JSON test log of a run, if it ran.
+run_log() {
+    ls "${1#*:}/meson-logs/${1%%:*}".json \
+        "${1#*:}/meson-logs/${1%%:*}"-*.json 2>/dev/null | head -1
+}
+
+# The end of each failed test's output, then one summary line per run,
+# then the total of all runs as the last line.
 summarise() {
     all=$(mktemp)
     for run in $runs; do
-        log=$(ls "${run#*:}/meson-logs/${run%%:*}".json \
-            "${run#*:}/meson-logs/${run%%:*}"-*.json 2>/dev/null | head -1)
+        log=$(run_log "$run")
+        [ -z "$log" ] || ./scripts/test-summary.sh --tails 40 "$log"
+    done
+    for run in $runs; do
+        log=$(run_log "$run")
         printf '%s: ' "${run%%:*}"
         if [ -n "$log" ]; then
             ./scripts/test-summary.sh "$log"
