@@ -12,111 +12,16 @@
 # daemons are not installed.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
+. "$SRCDIR/tests/helpers/ceph.sh"
 [ -e "$BUILDDIR/plugins/rbd/nbdkit-rbd-plugin.so" ] ||
     { echo "SKIP: the rbd plugin was not built"; exit 77; }
-requires ceph-mon ceph-osd ceph rbd monmaptool nbdsh nbdcopy nbdinfo \
-    qemu-img timeout
+ceph_requires
+requires rbd nbdsh nbdcopy nbdinfo qemu-img timeout
 set -x
 watchdog 270
 
 # --- The cluster --------------------------------------------------------
-ceph_dir="$tmp/ceph"
-conf="$ceph_dir/ceph.conf"
-mon_v2=$(free_port 127.0.0.1)
-mon_v1=$(free_port 127.0.0.1)
-# The OSD binds its four ports in a private range above the ephemeral
-# ports; it skips those in use.
-osd_base=$((61000 + RANDOM % 100 * 40))
-mon_host="[v2:127.0.0.1:$mon_v2,v1:127.0.0.1:$mon_v1]"
-ceph_pids=""
-
-# At exit, the server first: librbd would wait for the daemons.
-ceph_stop() {
-    local p
-    [ -z "${pid:-}" ] || stop
-    for p in $ceph_pids; do kill "$p" 2>/dev/null; done
-    for p in $ceph_pids; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-    done
-    ceph_pids=""
-}
-# A failed test shows the end of each daemon's log.
-ceph_logs() {
-    [ "$test_status" = 0 ] || tail -n 20 "$ceph_dir"/log/*.log >&2
-}
-cleanup_fn ceph_logs
-cleanup_fn ceph_stop
 stop() { stop_server; pid=""; }
-
-ceph_conf() {
-    cat <<EOF
-[global]
-fsid = $1
-mon host = $mon_host
-public addr = 127.0.0.1
-cluster addr = 127.0.0.1
-ms bind port min = $osd_base
-ms bind port max = $((osd_base + 39))
-auth cluster required = none
-auth service required = none
-auth client required = none
-mon allow pool size one = true
-mon warn on pool no redundancy = false
-osd pool default size = 1
-osd pool default min size = 1
-osd pool default pg autoscale mode = off
-osd crush chooseleaf type = 0
-run dir = $ceph_dir/run
-admin socket = $ceph_dir/run/\$name.\$pid.asok
-log file = $ceph_dir/log/\$name.log
-pid file = $ceph_dir/run/\$name.pid
-mon data = $ceph_dir/mon/\$cluster-\$id
-osd data = $ceph_dir/osd/\$cluster-\$id
-osd objectstore = memstore
-memstore device bytes = 536870912
-osd op num shards = 1
-osd op num threads per shard = 2
-EOF
-}
-
-# wait_for SECONDS COMMAND...: until COMMAND succeeds.
-wait_for() {
-    local end=$((SECONDS + $1))
-    shift
-    until "$@" >/dev/null 2>&1; do
-        if [ $SECONDS -ge $end ]; then
-            tail -n 20 "$ceph_dir"/log/*.log >&2
-            echo "FAIL: timed out waiting for: $*" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
-osd_up() { ceph -c "$conf" --connect-timeout 5 osd stat | grep -q '1 up'; }
-
-ceph_start() {
-    local fsid uuid id
-    mkdir -p "$ceph_dir"/run "$ceph_dir"/log "$ceph_dir"/mon "$ceph_dir"/osd/ceph-0
-    fsid=$(cat /proc/sys/kernel/random/uuid)
-    ceph_conf "$fsid" >"$conf"
-    monmaptool --create --fsid "$fsid" --addv a "$mon_host" \
-        "$ceph_dir/monmap" >/dev/null
-    ceph-mon -c "$conf" --mkfs -i a --monmap "$ceph_dir/monmap"
-    ceph-mon -c "$conf" -i a -f >"$ceph_dir/log/mon.out" 2>&1 &
-    ceph_pids="$ceph_pids $!"
-    wait_for 30 ceph -c "$conf" --connect-timeout 2 mon stat
-    uuid=$(cat /proc/sys/kernel/random/uuid)
-    id=$(ceph -c "$conf" osd new "$uuid")
-    ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" \
-        >"$ceph_dir/log/osd-mkfs.out" 2>&1
-    ceph-osd -c "$conf" -i "$id" -f >"$ceph_dir/log/osd.out" 2>&1 &
-    ceph_pids="$ceph_pids $!"
-    wait_for 30 osd_up
-    ceph -c "$conf" osd pool create rbd 8 8
-    rbd -c "$conf" pool init rbd
-}
 ceph_start
 
 rbd() { command rbd -c "$conf" "$@"; }
