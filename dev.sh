@@ -19,7 +19,7 @@ test_deps="libnbd-bin python3-libnbd qemu-utils fio fuse3 socat
   libvirt-dev libvirt-daemon libvirt-clients qemu-system-x86
   libguestfs-tools linux-image-amd64 fdisk cryptsetup-bin jq nginx dosfstools mtools
   nbdkit-plugin-perl nbdkit-plugin-lua nbdkit-plugin-tcl nbdkit-plugin-python
-  ceph-mon ceph-osd ceph-common
+  ceph-mon ceph-osd ceph-common radosgw
   openssh-server openssh-client
   swift swift-proxy swift-account swift-container swift-object python3-swift
   memcached"

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # ceph.sh: a private single-node Ceph cluster on 127.0.0.1 for the
-# tests, sourced after tests/lib.sh: one monitor and one memstore OSD,
+# tests, sourced after tests/lib.sh and tests/helpers/clients.sh (for
+# free_port): one monitor and one memstore OSD,
 # no authentication, every file in $tmp/ceph; optionally radosgw (S3)
 # on the same cluster.
 #

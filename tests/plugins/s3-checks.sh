@@ -1,0 +1,136 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# s3-checks.sh: what the s3 plugin must do against any S3 server,
+# sourced by the tests of each server after tests/lib.sh and
+# tests/helpers/clients.sh, with $s3_url (the endpoint), $s3_access and
+# $s3_secret (the access key and its secret) set.  A bucket and an
+# object are made with curl --aws-sigv4; the object is served read-only
+# (nbdcopy, qemu-img compare); size= makes a writable disk of one object
+# per block: nbdcopy and qemu-img see the bytes written, blocks never
+# written are holes, unaligned writes across blocks land, the data
+# survives a restart of nbdx, keys the listing gives XML-escaped are
+# found again.  A wrong secret, a missing object or bucket and a closed
+# port each stop nbdx at start-up with one error line.  It leaves a
+# disk in bucket "disks" under "vm/disk1" (size 4M, 64K objects) and
+# its bytes in $tmp/expect, for the test to go on with.
+
+. "$SRCDIR/tests/helpers/blockdisk.sh"
+
+# s3_curl ARGS... URL-PATH: a signed request (the access key's colon
+# percent-encoded in the URL, as curl's --user would split at it).
+s3_curl() {
+    local path=${*: -1}
+    curl -sf --aws-sigv4 'aws:amz:us-east-1:s3' \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "${@:1:$#-1}" \
+        "${s3_url%%://*}://${s3_access//:/%3A}:$s3_secret@${s3_url#*://}$path"
+}
+# objects BUCKET PREFIX: the number of objects whose key starts so (at
+# most 1000; the '/'s escaped, as curl signs the query as written).
+objects() {
+    local q=${2//\//%2F}
+    s3_curl "/$1?prefix=${q//&/%26}" | grep -o '<Key>' | wc -l
+}
+echo "$s3_secret" >"$tmp/secret"
+creds=(endpoint-url="$s3_url" access-key="$s3_access"
+       secret-key=+"$tmp/secret")
+
+# ---- one object, read-only ----
+head -c 3145851 /dev/urandom >"$tmp/obj.img" # not a multiple of 512
+s3_curl -X PUT -o /dev/null /images
+s3_curl -T "$tmp/obj.img" -o /dev/null /images/dir/obj.img
+
+start_server -U "$sock" s3 "${creds[@]}" bucket=images key=dir/obj.img
+[ "$(nbdinfo --size "$uri")" = 3145851 ]
+nbdcopy "$uri" "$tmp/copy"
+cmp "$tmp/obj.img" "$tmp/copy"
+qemu-img compare -f raw -F raw "$tmp/obj.img" "$uri"
+nbdsh_u -c 'import os' -c '
+assert h.is_read_only()
+assert h.pread(10, 3145841) == open(os.environ["tmp"] + "/obj.img", "rb").read()[-10:]
+try:
+    h.pwrite(b"x" * 512, 0)
+    assert False, "write on the object succeeded"
+except nbd.Error:
+    pass
+'
+stop_server
+
+# ---- size=: a writable disk of 64K objects ----
+# 4 MiB: random data in [0, 1M) and [2M, 2.5M), zeros elsewhere.
+python3 - "$tmp/disk.img" <<'PY'
+import os, sys
+with open(sys.argv[1], "wb") as f:
+    f.write(os.urandom(1 << 20) + bytes(1 << 20) +
+            os.urandom(1 << 19) + bytes(3 << 19))
+PY
+s3_curl -X PUT -o /dev/null /disks
+chunked=(s3 "${creds[@]}" bucket=disks key=vm/disk1 size=4M)
+start_server -U "$sock" "${chunked[@]}"
+[ "$(nbdinfo --size "$uri")" = 4194304 ]
+nbdinfo --map "$uri" | tee "$tmp/map"
+[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 4194304 3" ]
+nbdcopy "$tmp/disk.img" "$uri"
+qemu-img compare -f raw -F raw "$tmp/disk.img" "$uri"
+[ "$(objects disks vm/disk1/block-)" = 24 ]
+nbdinfo --map "$uri" | tee "$tmp/map"
+[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 1048576 0
+1048576 1048576 3
+2097152 524288 0
+2621440 1572864 3" ]
+s3_curl -o "$tmp/blk" /disks/vm/disk1/block-0000000000000021
+cmp "$tmp/blk" <(dd if="$tmp/disk.img" bs=64K skip=33 count=1 status=none)
+
+blockdisk_writes
+[ "$(objects disks vm/disk1/block-)" = 26 ]
+stop_server
+
+# A new nbdx on the same prefix serves the same disk; another disk
+# under another prefix of the bucket is separate.
+start_server -U "$sock" "${chunked[@]}" connections=2
+qemu-img compare -f raw -F raw "$tmp/expect" "$uri"
+nbdinfo --map "$uri" | grep -E '^ *655360 +65536 +3'
+stop_server
+start_server -U "$sock" s3 "${creds[@]}" bucket=disks key="vm/disk&2" \
+    size=100000 object-size=4K
+[ "$(nbdinfo --map "$uri" | awk '{print $1, $2, $3}')" = "0 100000 3" ]
+head -c 100000 /dev/urandom >"$tmp/odd.img"
+nbdcopy "$tmp/odd.img" "$uri"
+qemu-img compare -f raw -F raw "$tmp/odd.img" "$uri"
+stop_server
+# The listing gives the keys XML-escaped ("&amp;"): they are found again.
+start_server -U "$sock" s3 "${creds[@]}" bucket=disks key="vm/disk&2" \
+    size=100000 object-size=4K
+qemu-img compare -f raw -F raw "$tmp/odd.img" "$uri"
+[ "$(nbdinfo --map "$uri" | awk '{print $1, $2, $3}')" = "0 100000 0" ]
+stop_server
+[ "$(objects disks "vm/disk&2/block-")" = 25 ]
+[ "$(objects disks vm/disk1/block-)" = 26 ]
+
+# ---- start-up errors: one line, at once ----
+# expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
+# error line matching PATTERN.
+expect_start_error() {
+    local pattern=$1 start end
+    shift
+    start=$(date +%s)
+    fails timeout 30 "$NBDX" -f -U "$sock" "$@" 2>"$tmp/err.x"
+    end=$(date +%s)
+    grep -v '^+' "$tmp/err.x" >"$tmp/err" || true # not set -x's trace
+    cat "$tmp/err"
+    [ $((end - start)) -lt 15 ]
+    [ "$(wc -l <"$tmp/err")" = 1 ]
+    grep -E "$pattern" "$tmp/err"
+}
+expect_start_error 'HTTP 403 \(access denied' \
+    s3 endpoint-url="$s3_url" access-key="$s3_access" secret-key=wrong \
+    bucket=images key=dir/obj.img
+expect_start_error 'HTTP 403 \(access denied' \
+    s3 endpoint-url="$s3_url" access-key="$s3_access" secret-key=wrong \
+    bucket=disks key=vm/disk1 size=4M
+expect_start_error 'object images/none does not exist' \
+    s3 "${creds[@]}" bucket=images key=none
+expect_start_error 'bucket nobucket does not exist' \
+    s3 "${creds[@]}" bucket=nobucket key=d size=1M
+closed=$(free_port 127.0.0.1)
+expect_start_error "http://127.0.0.1:$closed/images/dir/obj.img: Couldn't connect" \
+    s3 endpoint-url="http://127.0.0.1:$closed" access-key=a secret-key=b \
+    bucket=images key=dir/obj.img
