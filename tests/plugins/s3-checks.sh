@@ -13,7 +13,7 @@
 # disk in bucket "disks" under "vm/disk1" (size 4M, 64K objects) and
 # its bytes in $tmp/expect, for the test to go on with.
 
-. "$SRCDIR/tests/helpers/blockdisk.sh"
+. "$SRCDIR/tests/helpers/objstore.sh"
 
 # s3_curl ARGS... URL-PATH: a signed request (the access key's colon
 # percent-encoded in the URL, as curl's --user would split at it).
@@ -33,49 +33,18 @@ echo "$s3_secret" >"$tmp/secret"
 creds=(endpoint-url="$s3_url" access-key="$s3_access"
        secret-key=+"$tmp/secret")
 
+objstore_images
+
 # ---- one object, read-only ----
-head -c 3145851 /dev/urandom >"$tmp/obj.img" # not a multiple of 512
 s3_curl -X PUT -o /dev/null /images
 s3_curl -T "$tmp/obj.img" -o /dev/null /images/dir/obj.img
-
-start_server -U "$sock" s3 "${creds[@]}" bucket=images key=dir/obj.img
-[ "$(nbdinfo --size "$uri")" = 3145851 ]
-nbdcopy "$uri" "$tmp/copy"
-cmp "$tmp/obj.img" "$tmp/copy"
-qemu-img compare -f raw -F raw "$tmp/obj.img" "$uri"
-nbdsh_u -c 'import os' -c '
-assert h.is_read_only()
-assert h.pread(10, 3145841) == open(os.environ["tmp"] + "/obj.img", "rb").read()[-10:]
-try:
-    h.pwrite(b"x" * 512, 0)
-    assert False, "write on the object succeeded"
-except nbd.Error:
-    pass
-'
-stop_server
+objstore_object s3 "${creds[@]}" bucket=images key=dir/obj.img
 
 # ---- size=: a writable disk of 64K objects ----
-# 4 MiB: random data in [0, 1M) and [2M, 2.5M), zeros elsewhere.
-python3 - "$tmp/disk.img" <<'PY'
-import os, sys
-with open(sys.argv[1], "wb") as f:
-    f.write(os.urandom(1 << 20) + bytes(1 << 20) +
-            os.urandom(1 << 19) + bytes(3 << 19))
-PY
 s3_curl -X PUT -o /dev/null /disks
 chunked=(s3 "${creds[@]}" bucket=disks key=vm/disk1 size=4M)
-start_server -U "$sock" "${chunked[@]}"
-[ "$(nbdinfo --size "$uri")" = 4194304 ]
-nbdinfo --map "$uri" | tee "$tmp/map"
-[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 4194304 3" ]
-nbdcopy "$tmp/disk.img" "$uri"
-qemu-img compare -f raw -F raw "$tmp/disk.img" "$uri"
+objstore_fill "${chunked[@]}"
 [ "$(objects disks vm/disk1/block-)" = 24 ]
-nbdinfo --map "$uri" | tee "$tmp/map"
-[ "$(awk '{print $1, $2, $3}' "$tmp/map")" = "0 1048576 0
-1048576 1048576 3
-2097152 524288 0
-2621440 1572864 3" ]
 s3_curl -o "$tmp/blk" /disks/vm/disk1/block-0000000000000021
 cmp "$tmp/blk" <(dd if="$tmp/disk.img" bs=64K skip=33 count=1 status=none)
 
