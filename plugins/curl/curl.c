@@ -7,7 +7,8 @@
  * are in flight at once and each keeps its server connection alive
  * between requests.  The size, and whether the server honours ranges,
  * are found once, by .get_ready, before any client connects: a bad URL
- * or an unreachable server stops the server at start-up.
+ * or an unreachable server stops the server at start-up.  The header
+ * and cookie scripts are curl-script.c's.
  */
 
 #include <config.h>
@@ -27,6 +28,8 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "curl-script.h"
+
 /* -D curl.verbose=1: libcurl's own trace of every request. */
 NBDKIT_DLL_PUBLIC int curl_debug_verbose = 0;
 
@@ -38,6 +41,8 @@ static char *proxy = NULL;      /* proxy= */
 static char *proxy_user = NULL; /* proxy-user= */
 static char *proxy_password = NULL;   /* proxy-password= */
 static char *cookie = NULL;           /* cookie=, read like a password */
+static char *cookiefile = NULL;       /* cookiefile=, "" for none */
+static char *cookiejar = NULL;        /* cookiejar= */
 static char *cainfo = NULL;           /* cainfo=, "" for no CA bundle */
 static char *capath = NULL;           /* capath= */
 static char *protocols = NULL;        /* protocols=P,P,... */
@@ -151,6 +156,8 @@ curl_string_key(const char *key)
         {"proxy", &proxy},
         {"proxy-user", &proxy_user},
         {"cainfo", &cainfo},
+        {"cookiefile", &cookiefile},
+        {"cookiejar", &cookiejar},
         {"capath", &capath},
         {"protocols", &protocols},
         {"user-agent", &user_agent},
@@ -182,7 +189,10 @@ curl_config(const char *key, const char *value)
 {
     char **dest = curl_string_key(key);
     long n;
+    int r = script_config(key, value);
 
+    if (r != 1)
+        return r;
     if (dest != NULL)
         return curl_set_string(dest, value);
     if (strcmp(key, "password") == 0)
@@ -227,7 +237,7 @@ curl_config_complete(void)
                      "after the plugin name on the command line");
         return -1;
     }
-    return 0;
+    return script_config_complete(headers != NULL, cookie != NULL);
 }
 
 #define curl_config_help                                                       \
@@ -235,7 +245,13 @@ curl_config_complete(void)
     "user=<USER>                   The user to log in as.\n"                   \
     "password=<PASSWORD>           The password for the user account.\n"       \
     "header=<HEADER>               Set HTTP/HTTPS header (repeatable).\n"      \
+    "header-script=<SCRIPT>        Script to set HTTP/HTTPS headers.\n"        \
+    "header-script-renew=<SECS>    Time to renew HTTP/HTTPS headers.\n"        \
     "cookie=<COOKIE>               Set HTTP/HTTPS cookies.\n"                  \
+    "cookie-script=<SCRIPT>        Script to set HTTP/HTTPS cookies.\n"        \
+    "cookie-script-renew=<SECS>    Time to renew HTTP/HTTPS cookies.\n"        \
+    "cookiefile=<FILENAME>         Read cookies from file.\n"                  \
+    "cookiejar=<FILENAME>          Read and write cookies to jar.\n"           \
     "user-agent=<USER-AGENT>       Send user-agent header for HTTP/HTTPS.\n"   \
     "sslverify=false               Do not verify the server's certificate.\n"  \
     "cainfo=<CAINFO>               Path to Certificate Authority file.\n"      \
@@ -290,10 +306,11 @@ struct curl_handle {
     CURL *c;
     bool in_use;
     char errbuf[CURL_ERROR_SIZE];
-    char *buf;           /* where the body goes, want bytes */
-    size_t want, got;    /* got > want: the server sent too much */
-    bool accept_ranges;  /* "Accept-Ranges: bytes" seen */
-    int64_t range_total; /* the total of a Content-Range, or -1 */
+    char *buf;               /* where the body goes, want bytes */
+    size_t want, got;        /* got > want: the server sent too much */
+    bool accept_ranges;      /* "Accept-Ranges: bytes" seen */
+    int64_t range_total;     /* the total of a Content-Range, or -1 */
+    struct script_seen seen; /* the scripts' output it has */
 };
 
 /* The pool: connections handles, made on first use, freed by .unload. */
@@ -396,6 +413,8 @@ curl_handle_setup(struct curl_handle *h)
     SET_STRING(CURLOPT_USERNAME, user);
     SET_STRING(CURLOPT_PASSWORD, password);
     SET_STRING(CURLOPT_COOKIE, cookie);
+    SET_STRING(CURLOPT_COOKIEFILE, cookiefile);
+    SET_STRING(CURLOPT_COOKIEJAR, cookiejar);
     SET_STRING(CURLOPT_CAINFO, cainfo);
     SET_STRING(CURLOPT_CAPATH, capath);
     SET_STRING(CURLOPT_PROTOCOLS_STR, protocols);
@@ -433,8 +452,8 @@ curl_handle_init(struct curl_handle *h)
     return 0;
 }
 
-/* Take a free handle from the pool, waiting for one if all are busy.
- * Give it back with curl_handle_put.
+/* Take a free handle from the pool, waiting for one if all are busy,
+ * with the scripts' current output.  Give it back with curl_handle_put.
  */
 static struct curl_handle *
 curl_handle_get(void)
@@ -452,7 +471,8 @@ curl_handle_get(void)
     }
     h->in_use = true;
     pthread_mutex_unlock(&pool_lock);
-    if (h->c == NULL && curl_handle_init(h) == -1) {
+    if ((h->c == NULL && curl_handle_init(h) == -1) ||
+        script_apply(h->c, &h->seen, url) == -1) {
         curl_handle_put(h);
         return NULL;
     }
@@ -624,10 +644,13 @@ curl_unload(void)
 {
     unsigned i;
 
-    for (i = 0; pool != NULL && i < connections; i++)
+    for (i = 0; pool != NULL && i < connections; i++) {
         if (pool[i].c != NULL)
             curl_easy_cleanup(pool[i].c);
+        script_seen_free(&pool[i].seen);
+    }
     free(pool);
+    script_unload();
     curl_slist_free_all(headers);
     free(url);
     free(user);
@@ -636,6 +659,8 @@ curl_unload(void)
     free(proxy_user);
     free(proxy_password);
     free(cookie);
+    free(cookiefile);
+    free(cookiejar);
     free(cainfo);
     free(capath);
     free(protocols);

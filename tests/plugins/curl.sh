@@ -3,9 +3,11 @@
 # curl.sh: the curl plugin against an nginx of our own on 127.0.0.1,
 # serving a random image over HTTP and HTTPS: the bytes (nbdcopy, qemu-img
 # compare, random reads, parallel reads through 1 and 4 handles), the disk
-# is read-only; header=, user-agent= and cookie= reach nginx; basic auth
-# with user= and password=+FILE / -FD; redirects followed unless
-# followlocation=false; HTTPS checked with cainfo=, refused without it,
+# is read-only; header=, user-agent= and cookie= reach nginx, so do the
+# output of header-script= and cookie-script= (run again after -renew=
+# seconds), and the cookies kept by cookiejar= and read by cookiefile=;
+# basic auth with user= and password=+FILE / -FD; redirects followed
+# unless followlocation=false; HTTPS checked with cainfo=, refused without it,
 # accepted with sslverify=false; a 404, a 401, a server ignoring ranges,
 # a refused port and a forbidden protocol each stop nbdx at start-up with
 # one error line.  Bytes and size are those of nbdkit's curl plugin when
@@ -41,7 +43,7 @@ pid $tmp/nginx.pid;
 error_log $tmp/nginx-error.log info;
 events { worker_connections 64; }
 http {
-    log_format nbdx '\$request_method \$uri \$status h="\$http_x_nbdx_test" '
+    log_format nbdx '\$request_method \$request_uri \$status h="\$http_x_nbdx_test" '
                     'ua="\$http_user_agent" c="\$http_cookie" r="\$http_range"';
     access_log $tmp/access.log nbdx;
     client_body_temp_path $tmp/ngx/body;
@@ -64,6 +66,14 @@ http {
         location = /header.img {
             if (\$http_x_nbdx_test != "yes") { return 403; }
             rewrite ^ /disk.img last;
+        }
+        location = /token.img {
+            if (\$http_x_nbdx_test !~ "^it[0-9]+") { return 403; }
+            rewrite ^ /disk.img last;
+        }
+        location = /setcookie.img {
+            add_header Set-Cookie "jar=filled; Path=/";
+            rewrite ^ /disk.img break;
         }
         location = /noranges.img {
             max_ranges 0;
@@ -241,6 +251,61 @@ start_server -U "$sock" curl url="$https/disk.img" sslverify=false \
     protocols=https
 nbdcopy "$uri" - | cmp - "$tmp/www/disk.img"
 stop_server
+
+# header-script= and cookie-script=: what they print is sent, by every
+# handle; they see $iteration and $url.  Without -renew= they run once.
+start_server -U "$sock" curl url="$http/token.img" \
+    header-script='echo "X-Nbdx-Test: it$iteration $url"; echo' \
+    cookie-script='printf "s=c%s\n" "$iteration"'
+check_disk
+check_parallel
+sleep 1.2
+nbdcopy "$uri" - | cmp - "$tmp/www/disk.img"
+stop_server
+grep "token.img" "$tmp/access.log" >"$tmp/token.log"
+grep -q "^GET /token.img 206 h=\"it0 $http/token.img\" .* c=\"s=c0\"" \
+    "$tmp/token.log"
+fails grep -Eq 'h="it[1-9]|c="s=c[1-9]' "$tmp/token.log"
+# With -renew=1 they run again for requests more than a second later.
+start_server -U "$sock" curl url="$http/token.img" \
+    header-script='echo "X-Nbdx-Test: it$iteration"' header-script-renew=1 \
+    cookie-script='echo "s=r$iteration"' cookie-script-renew=1
+nbdsh_u -c "h.pread(512, 0)"
+sleep 1.5
+nbdsh_u -c "h.pread(512, 0)"
+stop_server
+grep -q '^HEAD /token.img 200 h="it0" .* c="s=r0"' "$tmp/access.log"
+grep -Eq '^GET /token.img 206 h="it[1-9]" .* c="s=r[1-9]"' "$tmp/access.log"
+# A script failing at start stops nbdx, saying why; failing later, the
+# request fails with EIO.
+expect_startup_error 'header-script failed with exit status 3: oops' \
+    url="$http/disk.img" header-script='echo oops >&2; exit 3'
+expect_startup_error 'cookie-script cannot be used with cookie' \
+    url="$http/disk.img" cookie=a=b cookie-script='echo a=c'
+expect_startup_error 'header-script-renew needs header-script' \
+    url="$http/disk.img" header-script-renew=5
+start_server -U "$sock" curl url="$http/token.img" header-script-renew=1 \
+    header-script='[ "$iteration" = 0 ] || exit 1; echo "X-Nbdx-Test: it0 "'
+sleep 1.2
+nbdsh_u -c "
+try:
+    h.pread(512, 0)
+    assert False, 'read succeeded'
+except nbd.Error as e:
+    assert e.errno == 'EIO', e.errno
+"
+stop_server
+grep -q 'header-script failed with exit status 1' "$tmp/server.log"
+
+# cookiejar= keeps the cookies the server set; cookiefile= sends them.
+start_server -U "$sock" curl url="$http/setcookie.img" cookiejar="$tmp/jar"
+nbdcopy "$uri" - | cmp - "$tmp/www/disk.img"
+stop_server
+grep -P '\tjar\tfilled$' "$tmp/jar"
+start_server -U "$sock" curl url="$http/disk.img" cookiefile="$tmp/jar"
+nbdsh_u -c "h.pread(512, 0)"
+stop_server
+grep -q '^GET /disk.img 206 .* c="jar=filled"' "$tmp/access.log"
 
 # nbdkit's curl plugin reads the same bytes.
 if nbdkit curl --dump-plugin >/dev/null 2>&1; then
