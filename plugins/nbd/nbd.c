@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,6 +41,11 @@
 static char *uri;              /* uri=URI */
 static char *sockname;         /* socket=SOCKNAME, absolute */
 static char *hostname;         /* hostname=HOST */
+static char *vsock;            /* vsock=CID, as given */
+static uint32_t vsock_cid;     /* vsock= parsed */
+static uint32_t vsock_port;    /* port= parsed, with vsock= */
+static int socket_fd = -1;     /* socket-fd=FD, inherited; libnbd closes it */
+static char fd_name[32];       /* "socket-fd=FD", for errors */
 static char *port;             /* port=PORT (default 10809) */
 static char *export;           /* export=NAME (default "") */
 static char **command;         /* command=COMMAND arg=ARG..., NULL-ended */
@@ -75,6 +81,7 @@ nbdplug_unload(void)
     free(uri);
     free(sockname);
     free(hostname);
+    free(vsock);
     free(port);
     free(export);
     for (i = 0; i < command_len; i++)
@@ -150,6 +157,54 @@ nbdplug_config_string(char **dst, const char *key, const char *value,
     return 0;
 }
 
+/* socket-fd=FD: a descriptor the server inherited, given once. */
+static int
+nbdplug_config_fd(const char *value)
+{
+    if (socket_fd != -1) {
+        nbdkit_error("socket-fd= given twice");
+        return -1;
+    }
+    if (nbdkit_parse_int("socket-fd", value, &socket_fd) == -1)
+        return -1;
+    if (socket_fd < 0) {
+        nbdkit_error("socket-fd: %d is not a file descriptor", socket_fd);
+        socket_fd = -1;
+        return -1;
+    }
+    snprintf(fd_name, sizeof fd_name, "socket-fd=%d", socket_fd);
+    return 0;
+}
+
+/* vsock= and the port of vsock, 32-bit numbers. */
+static int
+nbdplug_config_vsock(void)
+{
+    if (nbdkit_parse_uint32_t("vsock", vsock, &vsock_cid) == -1)
+        return -1;
+    vsock_port = 10809;
+    if (port && nbdkit_parse_uint32_t("port", port, &vsock_port) == -1)
+        return -1;
+    return 0;
+}
+
+/* socket-fd= is used once: by the one shared upstream connection. */
+static int
+nbdplug_config_socket_fd(void)
+{
+    if (shared == 0) {
+        nbdkit_error("socket-fd= needs shared=true");
+        return -1;
+    }
+    if (retry) {
+        nbdkit_error("retry= cannot be used with socket-fd=: the "
+                     "descriptor is closed after a failed attempt");
+        return -1;
+    }
+    shared = 1;
+    return 0;
+}
+
 static int
 nbdplug_config_bool(int *dst, const char *value)
 {
@@ -170,6 +225,10 @@ nbdplug_config(const char *key, const char *value)
         return nbdplug_config_string(&sockname, key, value, true);
     if (strcmp(key, "hostname") == 0)
         return nbdplug_config_string(&hostname, key, value, false);
+    if (strcmp(key, "vsock") == 0)
+        return nbdplug_config_string(&vsock, key, value, false);
+    if (strcmp(key, "socket-fd") == 0)
+        return nbdplug_config_fd(value);
     if (strcmp(key, "port") == 0)
         return nbdplug_config_string(&port, key, value, false);
     if (strcmp(key, "export") == 0)
@@ -200,17 +259,23 @@ nbdplug_config(const char *key, const char *value)
 static int
 nbdplug_config_complete(void)
 {
-    int ways = !!uri + !!sockname + !!hostname + !!command;
+    int ways = !!uri + !!sockname + !!hostname + !!vsock + (socket_fd >= 0) +
+               !!command;
 
     if (ways != 1) {
-        nbdkit_error("give exactly one of uri=, socket=, hostname= or "
-                     "command= to say which NBD server to connect to");
+        nbdkit_error("give exactly one of uri=, socket=, hostname=, vsock=, "
+                     "socket-fd= or command= to say which NBD server to "
+                     "connect to");
         return -1;
     }
-    if (port && !hostname) {
-        nbdkit_error("port= needs hostname=");
+    if (port && !hostname && !vsock) {
+        nbdkit_error("port= needs hostname= or vsock=");
         return -1;
     }
+    if (vsock && nbdplug_config_vsock() == -1)
+        return -1;
+    if (socket_fd >= 0 && nbdplug_config_socket_fd() == -1)
+        return -1;
     if (export && uri) {
         nbdkit_error("export= cannot be used with uri=: put the export "
                      "name in the URI");
@@ -240,7 +305,10 @@ nbdplug_config_complete(void)
     "[uri=]<URI>            URI of the NBD server (nbd://, nbd+unix://...).\n" \
     "socket=<SOCKNAME>      Unix socket of the NBD server.\n"                  \
     "hostname=<HOST>        Host name of the NBD server.\n"                    \
-    "port=<PORT>            TCP port or service name (default 10809).\n"       \
+    "vsock=<CID>            AF_VSOCK CID of the NBD server.\n"                 \
+    "socket-fd=<FD>         Inherited socket connected to the NBD server.\n"   \
+    "port=<PORT>            TCP port or service name, or vsock port "          \
+    "(default 10809).\n"                                                       \
     "command=<COMMAND>      Run COMMAND as the NBD server (socket "            \
     "activation).\n"                                                           \
     "arg=<ARG>              An argument of command=, repeated.\n"              \
@@ -254,7 +322,15 @@ nbdplug_config_complete(void)
     "tls-username=<NAME>    User name for TLS.\n"                              \
     "tls-psk=<FILE>         File of TLS pre-shared keys."
 
-/* Whether libnbd supports TLS and URIs, asked of a throwaway handle. */
+#ifdef AF_VSOCK
+static const int nbdplug_has_vsock = 1;
+#else
+static const int nbdplug_has_vsock = 0;
+#endif
+
+/* Whether libnbd supports TLS, URIs and vsock, asked of a throwaway
+ * handle.
+ */
 static void
 nbdplug_dump_plugin(void)
 {
@@ -265,6 +341,7 @@ nbdplug_dump_plugin(void)
     printf("libnbd_version=%s\n", nbd_get_version(nbd));
     printf("libnbd_tls=%d\n", nbd_supports_tls(nbd));
     printf("libnbd_uri=%d\n", nbd_supports_uri(nbd));
+    printf("libnbd_vsock=%d\n", nbdplug_has_vsock);
     nbd_close(nbd);
 }
 
@@ -298,6 +375,10 @@ nbdplug_start_connect(struct nbd_handle *nbd)
         return nbd_aio_connect_unix(nbd, sockname);
     if (hostname)
         return nbd_aio_connect_tcp(nbd, hostname, port ? port : "10809");
+    if (vsock)
+        return nbd_aio_connect_vsock(nbd, vsock_cid, vsock_port);
+    if (socket_fd >= 0)
+        return nbd_aio_connect_socket(nbd, socket_fd);
     return nbd_aio_connect_systemd_socket_activation(nbd, command);
 }
 
@@ -383,10 +464,12 @@ nbdplug_connect_retry(void)
             return nbd;
     }
     nbdkit_error("cannot connect to the NBD server %s%s: %s",
-                 uri        ? uri
-                 : sockname ? sockname
-                 : hostname ? hostname
-                            : command[0],
+                 uri              ? uri
+                 : sockname       ? sockname
+                 : hostname       ? hostname
+                 : vsock          ? vsock
+                 : socket_fd >= 0 ? fd_name
+                                  : command[0],
                  retry ? " (after retrying)" : "", why);
     errno = ECONNREFUSED;
     return NULL;

@@ -5,12 +5,14 @@
 # qemu-img compare) and allocation map as the upstream; zero, trim,
 # flush, cache and FUA reach it; its errors reach the client with the
 # same errno; pipelined requests are in flight upstream together; uri=,
-# command= and dynamic-export= work; shared=true serves two clients over
+# command=, socket-fd=, vsock= (if the kernel has AF_VSOCK loopback) and
+# dynamic-export= work; shared=true serves two clients over
 # one upstream connection; TLS with a pre-shared key reaches a TLS-only
 # upstream; an unreachable upstream fails quickly with one error.
 # Debian's nbdkit nbd plugin, if installed, shows the same flags.
 # Skipped (77) if the nbd plugin was not built.
 . "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/helpers/clients.sh"
 [ -e "$BUILDDIR/plugins/nbd/nbdkit-nbd-plugin.so" ] ||
     { echo "SKIP: the nbd plugin was not built"; exit 77; }
 requires nbdsh nbdcopy nbdinfo qemu-img qemu-nbd qemu-io
@@ -248,6 +250,42 @@ start_server -U "$sock" nbd command=qemu-nbd arg=-f arg=qcow2 arg="$tmp/d.qcow2"
 nbdsh_u -c 'assert h.pread(3, 0) == b"one"'
 nbdsh_u -c 'assert h.get_size() == 8 << 20'
 stop_server
+
+# socket-fd=: a socket nbdx inherits, connected to an upstream on
+# 127.0.0.1; shared=true follows: two clients, one upstream connection.
+tport=$(free_port 127.0.0.1)
+start_server -i 127.0.0.1 -p "$tport" memory 1M
+tcppid=$pid
+start_server -U "$sock" nbd socket-fd=5 5<>"/dev/tcp/127.0.0.1/$tport"
+nbdsh_u -c 'h.pwrite(b"by fd", 4096)'
+nbdsh_u -c 'assert h.pread(5, 4096) == b"by fd"'
+stop_server
+fails "$NBDX" -f -U "$sock" nbd socket-fd=5 shared=false \
+    5<>"/dev/tcp/127.0.0.1/$tport" 2>"$tmp/err"
+grep -q 'socket-fd= needs shared=true' "$tmp/err"
+fails "$NBDX" -f -U "$sock" nbd socket-fd=5 retry=1 \
+    5<>"/dev/tcp/127.0.0.1/$tport" 2>"$tmp/err"
+grep -q 'retry= cannot be used with socket-fd=' "$tmp/err"
+kill "$tcppid"
+fails timeout 10 "$NBDX" -f -U "$sock" nbd socket-fd=9 2>"$tmp/err"
+cat "$tmp/err"
+[ "$(grep -c 'cannot connect to the NBD server socket-fd=9' "$tmp/err")" = 1 ]
+
+# vsock=: where this kernel connects AF_VSOCK to itself (CID 1).
+"$NBDX" --dump-plugin nbd | grep -qx 'libnbd_vsock=1'
+vport=$((20000 + RANDOM % 10000))
+if python3 -c 'import socket, sys; socket.socket(socket.AF_VSOCK).bind((1, int(sys.argv[1])))' "$vport" 2>/dev/null; then
+    start_server --vsock -p "$vport" memory 1M
+    vsockpid=$pid
+    start_server -U "$sock" nbd vsock=1 port="$vport"
+    nbdsh_u -c 'h.pwrite(b"vsock", 0); assert h.pread(5, 0) == b"vsock"'
+    stop_server
+    kill "$vsockpid"
+else
+    echo "no AF_VSOCK loopback in this kernel: vsock= not tried"
+fi
+fails "$NBDX" -f -U "$sock" nbd vsock=x 2>"$tmp/err"
+grep -q 'vsock' "$tmp/err"
 
 # --- TLS to the upstream, with a pre-shared key --------------------------
 if command -v psktool >/dev/null; then
