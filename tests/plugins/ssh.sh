@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # ssh.sh: the ssh plugin serves a file of a private sshd on 127.0.0.1
 # over SFTP: nbdcopy and qemu-img read the same bytes as the file, writes
-# reach the file, -r refuses them, and a missing file, a refused key, an
-# unknown host key and a closed port each fail the connection at once
-# with one error line.  Debian's nbdkit ssh plugin, when installed, reads
+# reach the file, -r refuses them, password= logs in to an sshd that
+# takes only passwords, and a missing file, a refused key, a wrong
+# password, an unknown host key and a closed port each fail the
+# connection at once with one error line.  Debian's nbdkit ssh plugin, when installed, reads
 # the same bytes from the same sshd.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/helpers/clients.sh"
@@ -54,11 +55,17 @@ stop_sshd() {
     cat "$tmp/sshd.log"
 }
 cleanup_fn stop_sshd
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    kill -0 "$sshd_pid" || { cat "$tmp/sshd.log"; exit 1; }
-    sleep 0.1
-done
+# sshd_wait PORT PID LOG: until the sshd PID listens on PORT.
+sshd_wait() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        kill -0 "$2" || { cat "$3"; exit 1; }
+        sleep 0.1
+    done
+    echo "FAIL: sshd does not listen on port $1" >&2
+    return 1
+}
+sshd_wait "$port" "$sshd_pid" "$tmp/sshd.log"
 
 # A 5 MiB disk of random bytes, not a multiple of the SFTP packet size.
 head -c 5242887 /dev/urandom >"$tmp/disk.img"
@@ -220,6 +227,50 @@ start_server -U "$sock" ssh host=nbdx-test-alias config="$tmp/ssh_config" \
 nbdcopy "$uri" "$tmp/copy4"
 cmp "$tmp/new" "$tmp/copy4"
 stop_server
+
+# password=: a second sshd that takes only passwords, in a mount
+# namespace of its own where /etc/shadow is a copy giving this user the
+# password s3cret (the machine's is not touched).  As root only.
+if [ "$(id -u)" = 0 ] && command -v openssl >/dev/null &&
+    unshare -m true 2>/dev/null; then
+    hash=$(openssl passwd -6 s3cret)
+    awk -F: -v OFS=: -v u="$me" -v h="$hash" '$1 == u { $2 = h } { print }' \
+        /etc/shadow >"$tmp/shadow"
+    chmod 600 "$tmp/shadow"
+    pport=$(free_port 127.0.0.1)
+    sed -e 's/^PermitRootLogin .*/PermitRootLogin yes/' \
+        -e 's/^PasswordAuthentication .*/PasswordAuthentication yes/' \
+        -e "s|^PidFile .*|PidFile $tmp/sshd2.pid|" \
+        -e '$a PubkeyAuthentication no' "$tmp/sshd_config" >"$tmp/sshd2_config"
+    echo "[127.0.0.1]:$pport $(cut -d' ' -f1,2 "$tmp/host_key.pub")" \
+        >>"$tmp/known_hosts"
+    unshare -m sh -c 'mount --bind "$1" /etc/shadow &&
+        exec /usr/sbin/sshd -D -e -f "$2" -p "$3"' \
+        sh "$tmp/shadow" "$tmp/sshd2_config" "$pport" 2>"$tmp/sshd2.log" &
+    sshd2_pid=$!
+    stop_sshd2() { kill "$sshd2_pid" 2>/dev/null; wait "$sshd2_pid" 2>/dev/null; }
+    cleanup_fn stop_sshd2
+    sshd_wait "$pport" "$sshd2_pid" "$tmp/sshd2.log"
+    pw=(host=127.0.0.1 port="$pport" user="$me" config=
+        known-hosts="$tmp/known_hosts")
+    printf 's3cret\n' >"$tmp/password"
+    start_server -U "$sock" ssh "${pw[@]}" password=+"$tmp/password" \
+        "$tmp/disk.img"
+    nbdcopy "$uri" "$tmp/copy5"
+    cmp "$tmp/new" "$tmp/copy5"
+    stop_server
+    # A key alone is refused there; so is a wrong password: one line.
+    for bad in identity="$tmp/client_key" password=wrong; do
+        start_server -U "$sock" ssh "${pw[@]}" "$bad" "$tmp/disk.img"
+        : >"$tmp/server.log"
+        fails timeout 20 nbdinfo --size "$uri"
+        stop_server
+        [ "$(grep -c 'authentication to 127.0.0.1 failed' "$tmp/server.log")" = 1 ]
+    done
+    stop_sshd2
+else
+    echo "not root, or no openssl or unshare: password= not tried"
+fi
 
 # Parameters checked when the server starts.
 fails "$NBDX" -f -U "$tmp/s2" ssh "$tmp/disk.img" 2>"$tmp/err"
