@@ -7,7 +7,8 @@
 #
 #   ceph_requires [rgw]  exit 77 unless Ceph's daemons (and radosgw) exist
 #   ceph_start [rgw]     start it, wait for a pool "rbd"; sets ceph_dir
-#                        and conf (the ceph.conf clients read); with rgw
+#                        and conf (the ceph.conf clients read); the OSD
+#                        holds $ceph_memstore_bytes (default 512 MiB); with rgw
 #                        also radosgw, sets rgw_url and an S3 user with
 #                        access key TESTACCESS, secret TESTSECRET;
 #                        ceph_stop and ceph_logs run at exit
@@ -75,7 +76,7 @@ pid file = $ceph_dir/run/\$name.pid
 mon data = $ceph_dir/mon/\$cluster-\$id
 osd data = $ceph_dir/osd/\$cluster-\$id
 osd objectstore = memstore
-memstore device bytes = 536870912
+memstore device bytes = ${ceph_memstore_bytes:-536870912}
 osd op num shards = 1
 osd op num threads per shard = 2
 
