@@ -223,6 +223,8 @@ struct s3_req {
     CURL *curl;     /* the handle running it */
     long status;    /* the HTTP status */
     int64_t length; /* HEAD: the Content-Length, or -1 */
+    char err[512];  /* the start of an error page, err_len bytes */
+    size_t err_len;
 };
 
 static size_t
@@ -234,8 +236,17 @@ s3_write_cb(char *data, size_t n, size_t nmemb, void *opaque)
     long code = 0;
 
     curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
-    if ((r->get == NULL && !r->grow) || code / 100 != 2)
-        return len; /* an error page, or a body nobody asked for */
+    if (code / 100 != 2) { /* an error page: its start, for the message */
+        size_t keep = sizeof r->err - 1 - r->err_len;
+
+        keep = len < keep ? len : keep;
+        memcpy(r->err + r->err_len, data, keep);
+        r->err_len += keep;
+        r->err[r->err_len] = '\0';
+        return len;
+    }
+    if (r->get == NULL && !r->grow)
+        return len; /* a body nobody asked for */
     if (r->get_len + len > r->get_cap) {
         size_t cap = (r->get_len + len) * 2;
         char *p;
@@ -318,7 +329,8 @@ s3_perform(CURL *c, struct s3_req *r)
     curl_off_t length = -1;
 
     curl_easy_reset(c); /* keeps the live connection */
-    r->get_len = r->put_pos = 0;
+    r->get_len = r->put_pos = r->err_len = 0;
+    r->err[0] = '\0';
     r->status = 0;
     r->curl = c;
     /* curl 7.88 signs this header but does not make it.  Every header
@@ -387,15 +399,45 @@ s3_try(struct s3_req *r)
     return rc;
 }
 
+/* The <Code> of r's error page, in buf (empty if it has none). */
+static void
+s3_error_code(const struct s3_req *r, char *buf, size_t buflen)
+{
+    const char *p = strstr(r->err, "<Code>"), *end;
+
+    buf[0] = '\0';
+    if (p == NULL)
+        return;
+    p += 6;
+    end = strstr(p, "</Code>");
+    if (end != NULL && (size_t)(end - p) < buflen)
+        snprintf(buf, buflen, "%.*s", (int)(end - p), p);
+}
+
+/* A hint for status, the server's error code being code. */
 static const char *
-s3_why(long status)
+s3_why(long status, const char *code)
 {
     if (status == 403)
         return " (access denied: a wrong access key or secret key, "
                "or no permission)";
-    if (status == 400)
+    if (status == 400 &&
+        (code[0] == '\0' || strcmp(code, "AuthorizationHeaderMalformed") == 0))
         return " (a bad request: the wrong region=?)";
     return "";
+}
+
+/* Say why r failed with an HTTP error: the status, a hint, and the
+ * server's own error code (S3's <Code>, as InvalidBucketName).
+ */
+static void
+s3_report(const struct s3_req *r)
+{
+    char code[64];
+
+    s3_error_code(r, code, sizeof code);
+    nbdkit_error("%s %s: HTTP %ld%s%s%s", r->method, r->url, r->status,
+                 s3_why(r->status, code), code[0] ? ": " : "", code);
 }
 
 /* Run r: a 5xx answer or a network error is tried again after a pause,
@@ -424,8 +466,7 @@ s3_call(struct s3_req *r)
             nbdkit_error("%s %s: %s", r->method, r->url,
                          curl_easy_strerror(rc));
         else
-            nbdkit_error("%s %s: HTTP %ld%s", r->method, r->url, r->status,
-                         s3_why(r->status));
+            s3_report(r);
         break;
     }
     errno =
