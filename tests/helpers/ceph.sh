@@ -17,11 +17,7 @@
 #   ceph_wait SECONDS COMMAND...   until COMMAND succeeds, or fail
 
 ceph_requires() {
-    local p
-    for p in ceph-mon ceph-osd ceph monmaptool ${1:+radosgw radosgw-admin curl}; do
-        command -v $p >/dev/null ||
-            { echo "SKIP: $p is missing (see dev.sh test_deps)"; exit 77; }
-    done
+    requires ceph-mon ceph-osd ceph monmaptool ${1:+radosgw radosgw-admin curl}
 }
 
 ceph_dir="$tmp/ceph"

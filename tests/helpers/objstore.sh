@@ -20,6 +20,9 @@
 #                      back, the bytes then left in $tmp/expect; the
 #                      holes that nbdinfo --map then shows are exactly
 #                      the blocks never written or trimmed
+#   expect_start_error PATTERN ARGS...
+#                      nbdx ARGS exits within 15 s with one error line,
+#                      matching PATTERN
 
 objstore_images() {
     head -c 3145851 /dev/urandom >"$tmp/obj.img"
@@ -97,4 +100,17 @@ assert h.can_multi_conn()
 1114112 983040 3
 2097152 655360 0
 2752512 1441792 3" ]
+}
+
+expect_start_error() {
+    local pattern=$1 start end
+    shift
+    start=$(date +%s)
+    fails timeout 30 "$NBDX" -f -U "$sock" "$@" 2>"$tmp/err.x"
+    end=$(date +%s)
+    grep -v '^+' "$tmp/err.x" >"$tmp/err" || true # not set -x's trace
+    cat "$tmp/err"
+    [ $((end - start)) -lt 15 ]
+    [ "$(wc -l <"$tmp/err")" = 1 ]
+    grep -E "$pattern" "$tmp/err"
 }

@@ -75,20 +75,6 @@ stop_server
 [ "$(objects disks vm/disk1/block-)" = 26 ]
 
 # ---- start-up errors: one line, at once ----
-# expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
-# error line matching PATTERN.
-expect_start_error() {
-    local pattern=$1 start end
-    shift
-    start=$(date +%s)
-    fails timeout 30 "$NBDX" -f -U "$sock" "$@" 2>"$tmp/err.x"
-    end=$(date +%s)
-    grep -v '^+' "$tmp/err.x" >"$tmp/err" || true # not set -x's trace
-    cat "$tmp/err"
-    [ $((end - start)) -lt 15 ]
-    [ "$(wc -l <"$tmp/err")" = 1 ]
-    grep -E "$pattern" "$tmp/err"
-}
 expect_start_error 'HTTP 403 \(access denied' \
     s3 endpoint-url="$s3_url" access-key="$s3_access" secret-key=wrong \
     bucket=images key=dir/obj.img

@@ -132,20 +132,6 @@ nbdsh_u -c 'h.trim(h.get_size(), 0)'
 stop_server
 
 # ---- start-up errors: one line, at once ----
-# expect_start_error PATTERN ARGS...: nbdx exits within 15 s with one
-# error line matching PATTERN.
-expect_start_error() {
-    local pattern=$1 start end
-    shift
-    start=$(date +%s)
-    fails timeout 30 "$NBDX" -f -U "$sock" "$@" 2>"$tmp/err.x"
-    end=$(date +%s)
-    grep -v '^+' "$tmp/err.x" >"$tmp/err" || true # not set -x's trace
-    cat "$tmp/err"
-    [ $((end - start)) -lt 15 ]
-    [ "$(wc -l <"$tmp/err")" = 1 ]
-    grep -E "$pattern" "$tmp/err"
-}
 expect_start_error 'refused user test:tester: wrong user or key' \
     swift auth-url="$auth_url" user=test:tester key=wrong container=images \
     object=obj.img
