@@ -45,8 +45,7 @@ static struct script cookie_script = {.name = "cookie-script"};
  * script runs: the requests that need its output wait for it.
  */
 static pthread_mutex_t script_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned generation = 0;                  /* bumped by every run */
-static struct curl_slist *script_headers = NULL; /* header_script.out's lines */
+static unsigned generation = 0; /* bumped by every run */
 
 static int
 script_set_renew(struct script *s, const char *key, const char *value)
@@ -226,8 +225,6 @@ static int
 script_refresh(const char *url)
 {
     time_t now = script_now();
-    struct curl_slist *l;
-    bool err;
 
     if (script_due(&cookie_script, now)) {
         if (script_run(&cookie_script, url) == -1)
@@ -238,35 +235,8 @@ script_refresh(const char *url)
     if (script_due(&header_script, now)) {
         if (script_run(&header_script, url) == -1)
             return -1;
-        l = script_lines(header_script.out, &err);
-        if (err)
-            return -1;
-        curl_slist_free_all(script_headers);
-        script_headers = l;
         generation++;
     }
-    return 0;
-}
-
-/* A copy of the current headers for one handle.  Called with
- * script_lock held.
- */
-static int
-script_copy_headers(struct curl_slist **dest)
-{
-    struct curl_slist *p, *l = NULL, *l2;
-
-    for (p = script_headers; p != NULL; p = p->next) {
-        l2 = curl_slist_append(l, p->data);
-        if (l2 == NULL) {
-            curl_slist_free_all(l);
-            nbdkit_error("%s: out of memory", header_script.name);
-            return -1;
-        }
-        l = l2;
-    }
-    curl_slist_free_all(*dest);
-    *dest = l;
     return 0;
 }
 
@@ -275,11 +245,16 @@ static int
 script_give(CURL *c, struct script_seen *seen)
 {
     CURLcode r = CURLE_OK;
+    struct curl_slist *l;
+    bool err;
 
     if (header_script.text != NULL) {
-        if (script_copy_headers(&seen->headers) == -1)
+        l = script_lines(header_script.out, &err);
+        if (err)
             return -1;
-        r = curl_easy_setopt(c, CURLOPT_HTTPHEADER, seen->headers);
+        r = curl_easy_setopt(c, CURLOPT_HTTPHEADER, l);
+        curl_slist_free_all(seen->headers); /* libcurl now holds l */
+        seen->headers = l;
     }
     if (r == CURLE_OK && cookie_script.text != NULL)
         r = curl_easy_setopt(c, CURLOPT_COOKIE, cookie_script.out);
@@ -297,6 +272,12 @@ script_apply(CURL *c, struct script_seen *seen, const char *url)
     int r;
 
     if (!script_in_use())
+        return 0;
+    /* Scripts without -renew= run once, all together: a handle that got
+     * their output has it for good.
+     */
+    if (seen->generation != 0 && header_script.renew == 0 &&
+        cookie_script.renew == 0)
         return 0;
     pthread_mutex_lock(&script_lock);
     r = script_refresh(url);
@@ -319,8 +300,6 @@ script_seen_free(struct script_seen *seen)
 void
 script_unload(void)
 {
-    curl_slist_free_all(script_headers);
-    script_headers = NULL;
     free(header_script.text);
     free(header_script.out);
     free(cookie_script.text);
